@@ -1,0 +1,318 @@
+//! The TOML contract that describes a migration (`--config FILE`).
+//!
+//! Every value is validated while it is read, so an error can name the file, the line and the
+//! field. The example with every field commented is `assets/s3ferry.example.toml`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::core::s3url::validate_bucket;
+use crate::core::units::parse_duration;
+
+/// A configuration problem, located in its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}:{column}: {field}: {message}", path.display())]
+    Invalid { path: PathBuf, line: usize, column: usize, field: String, message: String },
+}
+
+/// Credentials and endpoint for one identity. All fields optional: the default chain applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role: Option<RoleSpec>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct RoleSpec {
+    pub arn: String,
+    pub duration: Option<Duration>,
+    pub external_id: Option<String>,
+}
+
+// The external id is a shared secret between accounts: never print it.
+impl std::fmt::Debug for RoleSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleSpec")
+            .field("arn", &self.arn)
+            .field("duration", &self.duration)
+            .field("external_id", &self.external_id.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Access {
+    /// True when this section names its own credentials rather than inheriting another's.
+    pub fn has_credentials(&self) -> bool {
+        self.profile.is_some() || self.role.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConfig {
+    pub bucket: String,
+    pub prefix: String,
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationConfig {
+    pub bucket: String,
+    pub prefix: String,
+    pub kms_key_arn: Option<String>,
+    /// Empty when the source identity writes (server-side copy).
+    pub access: Access,
+    /// Read-only credentials in the destination account, for reading its policies.
+    pub audit: Option<Access>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub path: PathBuf,
+    pub source: SourceConfig,
+    pub destination: DestinationConfig,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let locate = |span: Option<Range<usize>>, field: Option<&str>, message: String| {
+            let at = span.map(|s| s.start).unwrap_or(0).min(text.len());
+            let line = text[..at].matches('\n').count() + 1;
+            let column = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                field: field.map(str::to_string).unwrap_or_else(|| field_at(text, at)),
+                message,
+            }
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| locate(e.span(), None, e.message().to_string()))?;
+        raw.validate().map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
+            .map(|(source, destination)| Config { path: path.to_path_buf(), source, destination })
+    }
+
+    /// The directory that holds state files for this migration: beside the config.
+    pub fn dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// Names the field at a byte offset as `section.key`, for errors the TOML parser reports without one.
+fn field_at(text: &str, at: usize) -> String {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line.split_once('=').map(|(k, _)| k.trim().to_string());
+    match (section, key) {
+        (_, None) if line.starts_with('[') => line.trim_matches(|c| c == '[' || c == ']').to_string(),
+        (Some(s), Some(k)) => format!("{s}.{k}"),
+        (None, Some(k)) => k,
+        (Some(s), None) => s,
+        (None, None) => "(top level)".to_string(),
+    }
+}
+
+type Invalid = (Range<usize>, String, String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    source: RawSide,
+    destination: RawSide,
+}
+
+/// One struct for both sides; fields only the destination may have are checked in `validate`.
+/// The credential fields are spelled out rather than `#[serde(flatten)]`ed: flatten silently
+/// disables `deny_unknown_fields`, and a misspelt `role_arn` must be an error, not ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSide {
+    bucket: Spanned<String>,
+    #[serde(default)]
+    prefix: String,
+    kms_key_arn: Option<Spanned<String>>,
+    audit: Option<Spanned<RawAccess>>,
+    region: Option<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    role_arn: Option<Spanned<String>>,
+    session_duration: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    endpoint_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    region: Option<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    role_arn: Option<Spanned<String>>,
+    session_duration: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    endpoint_url: Option<Spanned<String>>,
+}
+
+impl RawSide {
+    fn access(&mut self) -> RawAccess {
+        RawAccess {
+            region: self.region.take(),
+            profile: self.profile.take(),
+            role_arn: self.role_arn.take(),
+            session_duration: self.session_duration.take(),
+            external_id: self.external_id.take(),
+            endpoint_url: self.endpoint_url.take(),
+        }
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<(SourceConfig, DestinationConfig), Invalid> {
+        let mut src = self.source;
+        if let Some(k) = &src.kms_key_arn {
+            return Err(bad(k, "source.kms_key_arn", "only [destination] takes kms_key_arn (the source key is read from each object)"));
+        }
+        if let Some(a) = &src.audit {
+            return Err(bad(a, "source.audit", "audit credentials belong to [destination.audit]"));
+        }
+        let src_bucket = bucket(&src.bucket, "source.bucket")?;
+        let access = src.access().validate("source")?;
+        let source = SourceConfig { bucket: src_bucket, prefix: src.prefix, access };
+        let mut dst = self.destination;
+        let kms_key_arn = dst.kms_key_arn.as_ref().map(|k| key_arn(k)).transpose()?;
+        let audit = match dst.audit.take() {
+            Some(a) => Some(a.into_inner().validate("destination.audit")?),
+            None => None,
+        };
+        let dst_bucket = bucket(&dst.bucket, "destination.bucket")?;
+        let access = dst.access().validate("destination")?;
+        let destination = DestinationConfig { bucket: dst_bucket, prefix: dst.prefix, kms_key_arn, access, audit };
+        Ok((source, destination))
+    }
+}
+
+impl RawAccess {
+    fn validate(self, section: &str) -> Result<Access, Invalid> {
+        let field = |name: &str| format!("{section}.{name}");
+        let region = match self.region {
+            Some(r) if !is_region(r.get_ref()) => {
+                return Err(bad(&r, &field("region"), "expected an AWS region such as \"eu-west-2\""));
+            }
+            r => r.map(Spanned::into_inner),
+        };
+        let endpoint_url = match self.endpoint_url {
+            Some(e) if !(e.get_ref().starts_with("http://") || e.get_ref().starts_with("https://")) => {
+                return Err(bad(&e, &field("endpoint_url"), "expected a URL starting with http:// or https://"));
+            }
+            e => e.map(|e| e.into_inner().trim_end_matches('/').to_string()),
+        };
+        let profile = match self.profile {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(bad(&p, &field("profile"), "the profile name is empty"));
+            }
+            p => p.map(Spanned::into_inner),
+        };
+        let role = match self.role_arn {
+            Some(arn) => {
+                if !is_role_arn(arn.get_ref()) {
+                    return Err(bad(&arn, &field("role_arn"), "expected a role ARN such as \"arn:aws:iam::111111111111:role/transfer\""));
+                }
+                let duration = match &self.session_duration {
+                    Some(d) => Some(session_duration(d, &field("session_duration"))?),
+                    None => None,
+                };
+                Some(RoleSpec {
+                    arn: arn.into_inner(),
+                    duration,
+                    external_id: self.external_id.map(Spanned::into_inner),
+                })
+            }
+            None => {
+                if let Some(d) = &self.session_duration {
+                    return Err(bad(d, &field("session_duration"), "session_duration applies only with role_arn"));
+                }
+                if let Some(e) = &self.external_id {
+                    return Err(bad(e, &field("external_id"), "external_id applies only with role_arn"));
+                }
+                None
+            }
+        };
+        Ok(Access { region, profile, role, endpoint_url })
+    }
+}
+
+fn bad<T>(value: &Spanned<T>, field: &str, message: &str) -> Invalid {
+    (value.span(), field.to_string(), message.to_string())
+}
+
+fn bucket(name: &Spanned<String>, field: &str) -> Result<String, Invalid> {
+    validate_bucket(name.get_ref()).map_err(|e| bad(name, field, &e.to_string()))?;
+    Ok(name.get_ref().clone())
+}
+
+fn key_arn(arn: &Spanned<String>) -> Result<String, Invalid> {
+    let field = "destination.kms_key_arn";
+    let parts: Vec<&str> = arn.get_ref().splitn(6, ':').collect();
+    let ok_shape = parts.len() == 6 && parts[0] == "arn" && parts[2] == "kms" && is_account(parts[4]);
+    if ok_shape && parts[5].starts_with("alias/") {
+        return Err(bad(arn, field, "an alias is not enough: aliases resolve in the caller's account, so cross-account writes need the full key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"));
+    }
+    if !ok_shape || !parts[5].starts_with("key/") || parts[5].len() <= 4 || !is_region(parts[3]) {
+        return Err(bad(arn, field, "expected a KMS key ARN such as \"arn:aws:kms:eu-west-2:222222222222:key/1234abcd-...\""));
+    }
+    Ok(arn.get_ref().clone())
+}
+
+fn session_duration(value: &Spanned<String>, field: &str) -> Result<Duration, Invalid> {
+    let d = parse_duration(value.get_ref()).map_err(|e| bad(value, field, &e.to_string()))?;
+    if !(900..=43_200).contains(&d.as_secs()) {
+        return Err(bad(value, field, "AWS accepts role sessions from 15m to 12h (and no longer than the role's MaxSessionDuration)"));
+    }
+    Ok(d)
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && is_account(parts[4])
+        && parts[5].strip_prefix("role/").is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+}
+
+#[cfg(test)]
+mod tests;

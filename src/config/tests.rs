@@ -1,0 +1,88 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("migration.toml"), text)
+}
+
+const GOOD: &str = r#"
+[source]
+bucket = "prod-data"
+prefix = "exports/"
+region = "eu-west-2"
+profile = "prod"
+role_arn = "arn:aws:iam::111111111111:role/transfer"
+session_duration = "12h"
+external_id = "s3cr3t"
+endpoint_url = "http://127.0.0.1:5000/"
+
+[destination]
+bucket = "datalake-raw"
+prefix = "prod/"
+kms_key_arn = "arn:aws:kms:eu-west-2:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+[destination.audit]
+profile = "datalake-audit"
+"#;
+
+#[test]
+fn full_example_parses() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.source.bucket, "prod-data");
+    assert_eq!(c.source.prefix, "exports/");
+    let role = c.source.access.role.as_ref().unwrap();
+    assert_eq!(role.duration, Some(Duration::from_secs(43_200)));
+    assert_eq!(c.source.access.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+    assert!(!c.destination.access.has_credentials());
+    assert_eq!(c.destination.audit.as_ref().unwrap().profile.as_deref(), Some("datalake-audit"));
+    // The external id is a secret: Debug output must not carry it.
+    assert!(!format!("{c:?}").contains("s3cr3t"));
+}
+
+#[test]
+fn the_shipped_example_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/s3ferry.example.toml");
+    let c = Config::load(&path).unwrap();
+    assert!(c.destination.kms_key_arn.is_some());
+}
+
+#[test]
+fn errors_name_line_and_field() {
+    // (config text, line, field, a phrase the message must contain)
+    let cases: &[(&str, usize, &str, &str)] = &[
+        // A misspelt field is an error, not silently ignored.
+        ("[source]\nbucket = \"prod-data\"\nrole_ar = \"x\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.role_ar", "unknown field"),
+        // Required field missing.
+        ("[source]\nprefix = \"a/\"\n[destination]\nbucket = \"dl-raw\"\n", 1, "source", "missing field `bucket`"),
+        ("[source]\nbucket = \"Prod_Data\"\n[destination]\nbucket = \"dl-raw\"\n", 2, "source.bucket", "lowercase"),
+        ("[source]\nbucket = \"prod-data\"\nrole_arn = \"transfer\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.role_arn", "role ARN"),
+        ("[source]\nbucket = \"prod-data\"\nrole_arn = \"arn:aws:iam::111111111111:role/t\"\nsession_duration = \"24h\"\n[destination]\nbucket = \"dl-raw\"\n", 4, "source.session_duration", "15m to 12h"),
+        ("[source]\nbucket = \"prod-data\"\nsession_duration = \"1h\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.session_duration", "only with role_arn"),
+        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:alias/datalake\"\n", 5, "destination.kms_key_arn", "alias"),
+        ("[source]\nbucket = \"prod-data\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:key/k\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.kms_key_arn", "only [destination]"),
+        ("[source]\nbucket = \"prod-data\"\nregion = \"London\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.region", "AWS region"),
+        ("[source]\nbucket = \"prod-data\"\nendpoint_url = \"127.0.0.1:5000\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.endpoint_url", "http://"),
+        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[destination.audit]\nprofil = \"x\"\n", 6, "destination.audit.profil", "unknown field"),
+        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfr]\n", 5, "transfr", "unknown field"),
+        // Not TOML at all.
+        ("[source\nbucket = 1\n", 1, "source", ""),
+        // Wrong type.
+        ("[source]\nbucket = 5\n[destination]\nbucket = \"dl-raw\"\n", 2, "source.bucket", "string"),
+    ];
+    for (text, line, field, phrase) in cases {
+        match parse(text) {
+            Err(ConfigError::Invalid { line: l, field: f, message, path, .. }) => {
+                assert_eq!((l, f.as_str()), (*line, *field), "for {text:?}: {message}");
+                assert!(message.contains(phrase), "{message:?} should mention {phrase:?}");
+                let shown = ConfigError::Invalid { path, line: l, column: 1, field: f, message }.to_string();
+                assert!(shown.starts_with("migration.toml:"), "{shown}");
+            }
+            other => panic!("expected an error for {text:?}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn missing_file_is_named() {
+    let err = Config::load(Path::new("/nonexistent/s3ferry.toml")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/s3ferry.toml"));
+}

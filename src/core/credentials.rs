@@ -1,0 +1,142 @@
+//! Credential lifetime: when credentials expire and whether they renew themselves.
+//!
+//! The seed's copy died because a 12 h role session could not renew. Everything that shows a
+//! countdown or plans around expiry reads this one classification.
+
+use std::time::{Duration, SystemTime};
+
+/// Where a side's credentials came from, as far as the SDK tells us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSource {
+    /// Keys given in code or read from a profile's static fields.
+    StaticKeys,
+    /// AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN in the environment (often exported by hand).
+    Environment,
+    /// A role assumed through a profile's role_arn + source_profile.
+    ProfileRole,
+    Sso,
+    CredentialProcess,
+    InstanceProfile,
+    ContainerRole,
+    WebIdentity,
+    Unknown,
+}
+
+impl CredentialSource {
+    /// Sources that can fetch fresh credentials on their own before the old ones expire.
+    pub fn renews_itself(self) -> bool {
+        matches!(
+            self,
+            CredentialSource::ProfileRole
+                | CredentialSource::Sso
+                | CredentialSource::CredentialProcess
+                | CredentialSource::InstanceProfile
+                | CredentialSource::ContainerRole
+                | CredentialSource::WebIdentity
+        )
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            CredentialSource::StaticKeys => "static keys",
+            CredentialSource::Environment => "environment variables",
+            CredentialSource::ProfileRole => "profile role",
+            CredentialSource::Sso => "SSO",
+            CredentialSource::CredentialProcess => "credential_process",
+            CredentialSource::InstanceProfile => "instance profile",
+            CredentialSource::ContainerRole => "container role",
+            CredentialSource::WebIdentity => "web identity",
+            CredentialSource::Unknown => "unknown source",
+        }
+    }
+}
+
+/// The facts about one side's credentials that the UI and planner need.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialLifetime {
+    /// Seconds since the epoch; `None` for long-term keys.
+    pub expires_at: Option<u64>,
+    /// True when the provider will fetch new credentials itself (no operator action needed).
+    pub renews: bool,
+    /// True when s3ferry assumed a role on top of credentials that are themselves a role
+    /// session: AWS caps such chained sessions at one hour.
+    pub chained: bool,
+    pub source: String,
+}
+
+/// How the base credentials (profile/chain) and an optional role we assume on top combine.
+pub fn classify(
+    base_source: CredentialSource,
+    base_expiry: Option<SystemTime>,
+    assumed: Option<Option<SystemTime>>,
+) -> CredentialLifetime {
+    let epoch = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).ok();
+    match assumed {
+        None => CredentialLifetime {
+            expires_at: base_expiry.and_then(epoch),
+            renews: base_expiry.is_some() && base_source.renews_itself(),
+            chained: false,
+            source: base_source.describe().to_string(),
+        },
+        Some(role_expiry) => {
+            // We re-assume the role whenever the SDK's cache runs low, which works as long as the
+            // base credentials are still valid: long-term keys, or ones that renew themselves.
+            let base_lasts = base_expiry.is_none() || base_source.renews_itself();
+            CredentialLifetime {
+                expires_at: role_expiry.and_then(epoch),
+                renews: base_lasts,
+                chained: base_expiry.is_some(),
+                source: format!("assumed role (on {})", base_source.describe()),
+            }
+        }
+    }
+}
+
+impl CredentialLifetime {
+    pub fn remaining(&self, now: SystemTime) -> Option<Duration> {
+        let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+        self.expires_at.map(|e| Duration::from_secs(e.saturating_sub(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn table() {
+        use CredentialSource::*;
+        // (base source, base expiry, assumed role expiry) -> (renews, chained, expires_at)
+        let cases: &[(CredentialSource, Option<u64>, Option<Option<u64>>, bool, bool, Option<u64>)] = &[
+            // Long-term IAM user keys: no expiry, nothing to renew.
+            (StaticKeys, None, None, false, false, None),
+            // Session keys exported by hand expire and cannot renew: the seed's failure mode.
+            (Environment, Some(100), None, false, false, Some(100)),
+            // SSO and instance profiles renew themselves.
+            (Sso, Some(100), None, true, false, Some(100)),
+            (InstanceProfile, Some(100), None, true, false, Some(100)),
+            // A role we assume on long-term keys can be re-assumed forever.
+            (StaticKeys, None, Some(Some(200)), true, false, Some(200)),
+            // A role we assume on exported session keys is chained (1 h cap) and dies with them.
+            (Environment, Some(100), Some(Some(200)), false, true, Some(200)),
+            // Chained on SSO: renews, but still capped at one hour per session.
+            (Sso, Some(100), Some(Some(200)), true, true, Some(200)),
+        ];
+        for (i, (src, base, assumed, renews, chained, exp)) in cases.iter().enumerate() {
+            let got = classify(*src, base.map(at), assumed.map(|a| a.map(at)));
+            assert_eq!((got.renews, got.chained, got.expires_at), (*renews, *chained, *exp), "case {i}");
+        }
+    }
+
+    #[test]
+    fn remaining_saturates() {
+        let l = classify(CredentialSource::Environment, Some(at(100)), None);
+        assert_eq!(l.remaining(at(40)), Some(Duration::from_secs(60)));
+        assert_eq!(l.remaining(at(140)), Some(Duration::ZERO));
+    }
+}

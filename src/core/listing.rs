@@ -1,0 +1,130 @@
+//! What a pane shows: buckets, common prefixes and objects, in the order S3 returns them.
+
+/// One row of a listing. Times are kept as epoch seconds so the core stays free of SDK types.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Entry {
+    Bucket {
+        bucket: String,
+        created: Option<i64>,
+    },
+    Prefix {
+        prefix: String,
+    },
+    Object {
+        key: String,
+        size: u64,
+        last_modified: Option<i64>,
+        storage_class: String,
+    },
+}
+
+impl Entry {
+    /// The name a pane shows: relative to the prefix being browsed.
+    pub fn display_name<'a>(&'a self, parent_prefix: &str) -> &'a str {
+        match self {
+            Entry::Bucket { bucket, .. } => bucket,
+            Entry::Prefix { prefix } => prefix.strip_prefix(parent_prefix).unwrap_or(prefix),
+            Entry::Object { key, .. } => key.strip_prefix(parent_prefix).unwrap_or(key),
+        }
+    }
+
+    /// Case-insensitive substring match for the `/` filter.
+    pub fn matches(&self, parent_prefix: &str, filter: &str) -> bool {
+        filter.is_empty()
+            || self
+                .display_name(parent_prefix)
+                .to_lowercase()
+                .contains(&filter.to_lowercase())
+    }
+}
+
+/// Where a pane is: the bucket list, or a prefix inside a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Location {
+    #[default]
+    Buckets,
+    Prefix {
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl Location {
+    /// One level up: from a prefix to its parent, from a bucket root to the bucket list.
+    pub fn parent(&self) -> Location {
+        match self {
+            Location::Buckets => Location::Buckets,
+            Location::Prefix { prefix, .. } if prefix.is_empty() => Location::Buckets,
+            Location::Prefix { bucket, prefix } => {
+                let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
+                let parent = match trimmed.rfind('/') {
+                    Some(i) => trimmed[..=i].to_string(),
+                    None => String::new(),
+                };
+                Location::Prefix { bucket: bucket.clone(), prefix: parent }
+            }
+        }
+    }
+
+    /// Where Enter on `entry` leads, if anywhere.
+    pub fn child(&self, entry: &Entry) -> Option<Location> {
+        match (self, entry) {
+            (_, Entry::Bucket { bucket, .. }) => Some(Location::Prefix {
+                bucket: bucket.clone(),
+                prefix: String::new(),
+            }),
+            (Location::Prefix { bucket, .. }, Entry::Prefix { prefix }) => Some(Location::Prefix {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Buckets => "buckets".to_string(),
+            Location::Prefix { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(bucket: &str, prefix: &str) -> Location {
+        Location::Prefix { bucket: bucket.into(), prefix: prefix.into() }
+    }
+
+    #[test]
+    fn navigation() {
+        let cases = [
+            (at("b", "a/b/c/"), at("b", "a/b/")),
+            (at("b", "a/"), at("b", "")),
+            (at("b", ""), Location::Buckets),
+            (Location::Buckets, Location::Buckets),
+            // A configured prefix need not end in '/': its parent is the enclosing folder.
+            (at("b", "exports/2024"), at("b", "exports/")),
+        ];
+        for (from, want) in cases {
+            assert_eq!(from.parent(), want, "{from:?}");
+        }
+        let dir = Entry::Prefix { prefix: "a/b/".into() };
+        assert_eq!(at("b", "a/").child(&dir), Some(at("b", "a/b/")));
+        let obj = Entry::Object { key: "a/x".into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
+        assert_eq!(at("b", "a/").child(&obj), None);
+        let bucket = Entry::Bucket { bucket: "c".into(), created: None };
+        assert_eq!(Location::Buckets.child(&bucket), Some(at("c", "")));
+    }
+
+    #[test]
+    fn names_and_filter() {
+        let obj = Entry::Object { key: "a/Report.csv".into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
+        assert_eq!(obj.display_name("a/"), "Report.csv");
+        assert!(obj.matches("a/", "report"));
+        assert!(!obj.matches("a/", "a/"));
+        assert!(obj.matches("a/", ""));
+    }
+}
