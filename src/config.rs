@@ -316,3 +316,32 @@ fn is_role_arn(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+impl Config {
+    /// The identity that writes to the destination, with the endpoint inherited from the source
+    /// when the destination names none. `None` when the source identity writes.
+    pub fn destination_writer(&self) -> Option<Access> {
+        self.destination.access.has_credentials().then(|| self.inherit(self.destination.access.clone()))
+    }
+
+    /// Credentials to browse the destination with, and how the pane should name them: the
+    /// destination's own, else the audit credentials, else the source identity.
+    pub fn destination_browser(&self) -> (Access, &'static str) {
+        if let Some(writer) = self.destination_writer() {
+            (writer, "destination credentials")
+        } else if let Some(audit) = &self.destination.audit {
+            (self.inherit(audit.clone()), "audit credentials")
+        } else {
+            let mut access = self.source.access.clone();
+            access.region = self.destination.access.region.clone();
+            (self.inherit(access), "source identity")
+        }
+    }
+
+    fn inherit(&self, mut access: Access) -> Access {
+        if access.endpoint_url.is_none() {
+            access.endpoint_url = self.destination.access.endpoint_url.clone().or_else(|| self.source.access.endpoint_url.clone());
+        }
+        access
+    }
+}

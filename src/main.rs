@@ -1,1 +1,89 @@
-fn main() {}
+//! The `s3ferry` binary: parse arguments, pick the TUI or a headless command, and turn errors
+//! into one friendly message and an exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use s3ferry::cli;
+use s3ferry::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "s3ferry", version, about = "Move S3 data between AWS accounts: browse, preflight, copy, resume.")]
+struct Args {
+    /// The migration file (TOML). See assets/s3ferry.example.toml.
+    #[arg(long, short, global = true, env = "S3FERRY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override endpoint_url for every side (an S3-compatible endpoint or emulator).
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// List a side's buckets, prefixes and objects.
+    Ls(cli::ls::LsArgs),
+}
+
+/// Exit codes shared by the headless commands.
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(EXIT_FAILED, &format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(msg) => return fail(EXIT_USAGE, &msg),
+    };
+    match &args.command {
+        None => {
+            if !std::io::stdout().is_terminal() {
+                return fail(EXIT_USAGE, "the console needs a terminal; for scripts use a subcommand such as `s3ferry ls` (see --help)");
+            }
+            match s3ferry::ui::run(&config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(EXIT_FAILED, &format!("terminal error: {e}")),
+            }
+        }
+        Some(Cmd::Ls(ls)) => {
+            let mut out = std::io::stdout().lock();
+            match cli::ls::run(&config, ls, &mut out).await {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
+                Err(e) => fail(EXIT_FAILED, &e.to_string()),
+            }
+        }
+    }
+}
+
+fn load_config(args: &Args) -> Result<Config, String> {
+    let path = args
+        .config
+        .clone()
+        .ok_or("no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field")?;
+    let mut config = Config::load(&path).map_err(|e| e.to_string())?;
+    if let Some(url) = &args.endpoint_url {
+        config.source.access.endpoint_url = Some(url.clone());
+        config.destination.access.endpoint_url = Some(url.clone());
+        if let Some(audit) = &mut config.destination.audit {
+            audit.endpoint_url = Some(url.clone());
+        }
+    }
+    Ok(config)
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("s3ferry: {message}");
+    ExitCode::from(code)
+}

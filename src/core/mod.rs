@@ -4,4 +4,5 @@
 pub mod credentials;
 pub mod listing;
 pub mod s3url;
+pub mod side;
 pub mod units;

@@ -1,0 +1,3 @@
+//! Headless subcommands: everything the TUI does, with text or JSON output for scripts.
+
+pub mod ls;

@@ -1,0 +1,65 @@
+//! Turning SDK errors into sentences that name the code, the resource and the next step.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The service's error code, or the HTTP status for bodiless errors (HEAD requests).
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+    R: HasStatus,
+{
+    match err {
+        SdkError::ServiceError(se) => se
+            .err()
+            .code()
+            .map(str::to_string)
+            .or_else(|| Some(status_name(se.raw().status_code()))),
+        _ => None,
+    }
+}
+
+/// "Code: message", or what went wrong on the wire, without the SDK's nested debug noise.
+pub fn describe_sdk_error<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let code = error_code(err).unwrap_or_else(|| "Error".to_string());
+            match se.err().message() {
+                Some(m) if !m.is_empty() => format!("{code}: {m}"),
+                _ => code,
+            }
+        }
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
+            format!("cannot connect: {}", DisplayErrorContext(err))
+        }
+        SdkError::TimeoutError(_) => "the request timed out".to_string(),
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Raw HTTP responses whose status we can read, so bodiless errors still get a name.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn status_name(status: u16) -> String {
+    match status {
+        301 => "PermanentRedirect".to_string(),
+        403 => "AccessDenied".to_string(),
+        404 => "NotFound".to_string(),
+        405 => "MethodNotAllowed".to_string(),
+        503 => "SlowDown".to_string(),
+        s => format!("HTTP {s}"),
+    }
+}

@@ -1,0 +1,17 @@
+//! The small messages the engine sends; the UI reduces them into its state.
+
+use crate::core::credentials::CredentialLifetime;
+use crate::core::listing::Entry;
+use crate::core::side::Side;
+use crate::engine::session::SessionInfo;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    Connected { side: Side, info: SessionInfo },
+    ConnectFailed { side: Side, error: String },
+    /// One page of a listing; `request` ties it to the navigation that asked for it, so pages
+    /// of an abandoned listing are dropped.
+    Listed { side: Side, request: u64, entries: Vec<Entry>, more: bool },
+    ListFailed { side: Side, request: u64, error: String },
+    Lifetime { side: Side, lifetime: CredentialLifetime },
+}

@@ -1,0 +1,119 @@
+//! Paged listings: buckets, and prefixes with delimiter `/`, one page at a time.
+
+use aws_sdk_s3::primitives::DateTime;
+
+use crate::core::listing::Entry;
+use crate::engine::errors::{describe_sdk_error, error_code};
+use crate::engine::session::SessionInfo;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ListError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Buckets owned by the caller's account.
+pub async fn list_buckets(s3: &aws_sdk_s3::Client, who: &SessionInfo) -> Result<Vec<Entry>, ListError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3.list_buckets().set_continuation_token(token).send().await.map_err(|e| {
+            let code = error_code(&e).unwrap_or_default();
+            let hint = if code == "AccessDenied" { " (the identity needs s3:ListAllMyBuckets; you can still open a bucket by configuring it)" } else { "" };
+            ListError {
+                message: format!("listing buckets as {} (account {}) failed: {}{hint}", who.identity.arn, who.identity.account, describe_sdk_error(&e)),
+                code,
+            }
+        })?;
+        out.extend(page.buckets().iter().map(|b| Entry::Bucket {
+            bucket: b.name().unwrap_or_default().to_string(),
+            created: b.creation_date().map(DateTime::secs),
+        }));
+        token = page.continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// A cursor over one prefix's listing (common prefixes and objects), page by page.
+pub struct PrefixPages {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    token: Option<String>,
+    done: bool,
+}
+
+impl PrefixPages {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Self {
+        PrefixPages { s3, bucket: bucket.to_string(), prefix: prefix.to_string(), token: None, done: false }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next page, or `None` when the listing is complete.
+    pub async fn next(&mut self, who: &SessionInfo) -> Option<Result<Vec<Entry>, ListError>> {
+        if self.done {
+            return None;
+        }
+        let result = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .delimiter("/")
+            .set_continuation_token(self.token.take())
+            .send()
+            .await;
+        let page = match result {
+            Ok(p) => p,
+            Err(e) => {
+                self.done = true;
+                let code = error_code(&e).unwrap_or_default();
+                return Some(Err(ListError {
+                    message: list_failure(&code, &describe_sdk_error(&e), &self.bucket, &self.prefix, who),
+                    code,
+                }));
+            }
+        };
+        let mut entries: Vec<Entry> = page
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .map(|p| Entry::Prefix { prefix: p.to_string() })
+            .collect();
+        entries.extend(page.contents().iter().map(|o| Entry::Object {
+            key: o.key().unwrap_or_default().to_string(),
+            size: o.size().unwrap_or(0).max(0) as u64,
+            last_modified: o.last_modified().map(DateTime::secs),
+            storage_class: o.storage_class().map(|c| c.as_str().to_string()).unwrap_or_else(|| "STANDARD".to_string()),
+        }));
+        self.token = page.next_continuation_token().map(str::to_string);
+        self.done = self.token.is_none();
+        Some(Ok(entries))
+    }
+}
+
+/// Names the bucket, prefix and account, and says what to do next.
+fn list_failure(code: &str, detail: &str, bucket: &str, prefix: &str, who: &SessionInfo) -> String {
+    let at = format!("s3://{bucket}/{prefix}");
+    let as_whom = format!("{} (account {})", who.identity.arn, who.identity.account);
+    match code {
+        "AccessDenied" => format!(
+            "AccessDenied listing {at} as {as_whom}: allow s3:ListBucket on arn:aws:s3:::{bucket} in the identity policy{}",
+            " (and in the bucket policy if the bucket is in another account)"
+        ),
+        "NoSuchBucket" | "NotFound" => {
+            format!("NoSuchBucket: {bucket} does not exist (looked up as {as_whom}); check the bucket name and endpoint")
+        }
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => format!(
+            "{code}: {bucket} is in another Region than {}; remove `region` from the config to follow the bucket, or set the bucket's Region",
+            who.region
+        ),
+        _ => format!("listing {at} as {as_whom} failed: {detail}"),
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that talks to AWS. It reports to the UI through [`events::EngineEvent`]s; the UI
+//! never holds or polls SDK objects.
+
+pub mod errors;
+pub mod events;
+pub mod lister;
+pub mod runner;
+pub mod session;

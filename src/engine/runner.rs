@@ -1,0 +1,142 @@
+//! The engine task behind the TUI: connects both sides, serves listing requests, and watches
+//! credential lifetimes. It receives [`EngineCommand`]s and answers with [`EngineEvent`]s.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::config::{Access, Config};
+use crate::core::listing::Location;
+use crate::core::side::Side;
+use crate::engine::events::EngineEvent;
+use crate::engine::lister::{PrefixPages, list_buckets};
+use crate::engine::session::Session;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineCommand {
+    List { side: Side, request: u64, location: Location },
+}
+
+/// How often the credential countdown is re-checked against the SDK's cache.
+const LIFETIME_CHECK: Duration = Duration::from_secs(15);
+/// Within this much of expiry, renewable credentials are exercised so the SDK renews them.
+const NUDGE_BEFORE_EXPIRY: Duration = Duration::from_secs(360);
+
+/// Starts the engine; it stops when the command sender is dropped.
+pub fn spawn(config: &Config, events: mpsc::UnboundedSender<EngineEvent>) -> mpsc::UnboundedSender<EngineCommand> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (dst_access, dst_via) = config.destination_browser();
+    let plans = [
+        (config.source.access.clone(), "source credentials", config.source.bucket.clone()),
+        (dst_access, dst_via, config.destination.bucket.clone()),
+    ];
+    tokio::spawn(run(plans, rx, events));
+    tx
+}
+
+async fn run(
+    plans: [(Access, &'static str, String); 2],
+    mut commands: mpsc::UnboundedReceiver<EngineCommand>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) {
+    let (conn_tx, mut connected) = mpsc::unbounded_channel::<(Side, Session)>();
+    for (side, (access, via, bucket)) in Side::BOTH.into_iter().zip(plans) {
+        let events = events.clone();
+        let conn_tx = conn_tx.clone();
+        tokio::spawn(async move {
+            match Session::connect(&access, via, Some(&bucket)).await {
+                Ok(session) => {
+                    let _ = events.send(EngineEvent::Connected { side, info: session.info.clone() });
+                    let _ = conn_tx.send((side, session));
+                }
+                Err(e) => {
+                    let _ = events.send(EngineEvent::ConnectFailed { side, error: e.to_string() });
+                }
+            }
+        });
+    }
+    drop(conn_tx);
+
+    let mut sessions: [Option<Session>; 2] = [None, None];
+    let mut pending: [Option<(u64, Location)>; 2] = [None, None];
+    let mut running: [Option<AbortHandle>; 2] = [None, None];
+    let mut watchers: Vec<AbortHandle> = Vec::new();
+    loop {
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(EngineCommand::List { side, request, location }) => {
+                    let i = side.index();
+                    match &sessions[i] {
+                        Some(s) => {
+                            if let Some(old) = running[i].take() { old.abort(); }
+                            running[i] = Some(spawn_listing(side, s.clone(), request, location, events.clone()));
+                        }
+                        None => pending[i] = Some((request, location)),
+                    }
+                }
+                None => break,
+            },
+            Some((side, session)) = connected.recv() => {
+                let i = side.index();
+                watchers.push(tokio::spawn(watch_lifetime(side, session.clone(), events.clone())).abort_handle());
+                if let Some((request, location)) = pending[i].take() {
+                    running[i] = Some(spawn_listing(side, session.clone(), request, location, events.clone()));
+                }
+                sessions[i] = Some(session);
+            }
+        }
+    }
+    for handle in running.into_iter().flatten().chain(watchers) {
+        handle.abort();
+    }
+}
+
+fn spawn_listing(
+    side: Side,
+    session: Session,
+    request: u64,
+    location: Location,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) -> AbortHandle {
+    tokio::spawn(async move {
+        match location {
+            Location::Buckets => {
+                let event = match list_buckets(&session.s3, &session.info).await {
+                    Ok(entries) => EngineEvent::Listed { side, request, entries, more: false },
+                    Err(e) => EngineEvent::ListFailed { side, request, error: e.message },
+                };
+                let _ = events.send(event);
+            }
+            Location::Prefix { bucket, prefix } => {
+                let mut pages = PrefixPages::new(session.s3.clone(), &bucket, &prefix);
+                while let Some(page) = pages.next(&session.info).await {
+                    let event = match page {
+                        Ok(entries) => EngineEvent::Listed { side, request, entries, more: !pages.is_done() },
+                        Err(e) => EngineEvent::ListFailed { side, request, error: e.message },
+                    };
+                    if events.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .abort_handle()
+}
+
+async fn watch_lifetime(side: Side, session: Session, events: mpsc::UnboundedSender<EngineEvent>) {
+    let mut last = session.lifetime();
+    loop {
+        tokio::time::sleep(LIFETIME_CHECK).await;
+        let now = std::time::SystemTime::now();
+        let due = last.renews && last.remaining(now).is_some_and(|r| r < NUDGE_BEFORE_EXPIRY);
+        let current = if due { session.refresh_lifetime().await } else { session.lifetime() };
+        if current != last {
+            if events.send(EngineEvent::Lifetime { side, lifetime: current.clone() }).is_err() {
+                return;
+            }
+            last = current;
+        }
+    }
+}

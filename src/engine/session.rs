@@ -1,0 +1,287 @@
+//! Per-side AWS sessions: SDK config from the migration config, the caller's identity, and a
+//! live view of the credentials' expiry as the SDK renews them.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_config::identity::IdentityCache;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::credential_feature::AwsCredentialFeature;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use tokio::sync::watch;
+
+use crate::config::Access;
+use crate::core::credentials::{CredentialLifetime, CredentialSource, classify};
+use crate::engine::errors::describe_sdk_error;
+
+/// How long connecting and resolving an identity may take before we give up with a message.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// Renew cached credentials this long before they expire, so in-flight requests never carry
+/// credentials that die mid-request.
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{who}: no AWS credentials found{profile_hint}. Set a profile in the config, export AWS credentials, or run `aws sso login`.")]
+    NoCredentials { who: String, profile_hint: String },
+    #[error("{who}: could not resolve the caller identity: {detail}")]
+    Identity { who: String, detail: String },
+    #[error("{who}: no answer from {endpoint} within {secs} s. Check endpoint_url/region and the network.")]
+    Timeout { who: String, endpoint: String, secs: u64 },
+}
+
+/// The identity a side acts as, as STS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// What the UI and headless output show about a side's session; no secrets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    pub identity: Identity,
+    pub region: String,
+    /// Which credentials this session uses, e.g. "audit credentials".
+    pub via: String,
+    pub lifetime: CredentialLifetime,
+}
+
+/// A connected side: SDK config, clients and the credential watch.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub sdk: SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub info: SessionInfo,
+    path_style: bool,
+    base: watch::Receiver<Option<Observed>>,
+    role: Option<watch::Receiver<Option<Observed>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Observed {
+    expiry: Option<SystemTime>,
+    source: CredentialSource,
+}
+
+impl Session {
+    /// Builds the SDK config for `access`, assumes its role if any, and resolves the identity.
+    /// `bucket` lets the Region default to the bucket's own when nothing configures one.
+    pub async fn connect(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
+        let endpoint = access.endpoint_url.clone().unwrap_or_else(|| "AWS".to_string());
+        let timeout = || SessionError::Timeout {
+            who: via.to_string(),
+            endpoint: endpoint.clone(),
+            secs: CONNECT_DEADLINE.as_secs(),
+        };
+        tokio::time::timeout(CONNECT_DEADLINE, Self::connect_inner(access, via, bucket))
+            .await
+            .map_err(|_| timeout())?
+    }
+
+    async fn connect_inner(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        if let Some(p) = &access.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &access.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &access.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let mut sdk = loader.load().await;
+        let configured_region = sdk.region().map(|r| r.to_string());
+        if configured_region.is_none() {
+            // STS and the first HeadBucket need some Region; the bucket's own replaces it below.
+            sdk = sdk.into_builder().region(Region::from_static("us-east-1")).build();
+        }
+        let no_creds = || SessionError::NoCredentials {
+            who: via.to_string(),
+            profile_hint: access.profile.as_ref().map(|p| format!(" for profile `{p}`")).unwrap_or_default(),
+        };
+        let base_provider = sdk.credentials_provider().ok_or_else(no_creds)?;
+        let (base_tx, base_rx) = watch::channel(None);
+        let base_tracked = SharedCredentialsProvider::new(Tracked { inner: base_provider, tx: Arc::new(base_tx) });
+        sdk = sdk
+            .into_builder()
+            .credentials_provider(base_tracked)
+            .identity_cache(IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build())
+            .build();
+
+        let mut role_rx = None;
+        if let Some(role) = &access.role {
+            let mut builder = AssumeRoleProvider::builder(role.arn.clone()).session_name(session_name()).configure(&sdk);
+            if let Some(d) = role.duration {
+                builder = builder.session_length(d);
+            }
+            if let Some(id) = &role.external_id {
+                builder = builder.external_id(id.clone());
+            }
+            let provider = builder.build().await;
+            let (tx, rx) = watch::channel(None);
+            let tracked = Tracked { inner: SharedCredentialsProvider::new(provider), tx: Arc::new(tx) };
+            sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(tracked)).build();
+            role_rx = Some(rx);
+        }
+
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let who = sts.get_caller_identity().send().await.map_err(|e| {
+            let detail = describe_sdk_error(&e);
+            if detail.contains("no credentials") || detail.contains("NoCredentials") {
+                no_creds()
+            } else {
+                SessionError::Identity { who: via.to_string(), detail: explain_identity_failure(access, &detail) }
+            }
+        })?;
+        let identity = Identity {
+            account: who.account().unwrap_or_default().to_string(),
+            arn: who.arn().unwrap_or_default().to_string(),
+        };
+
+        let path_style = access.endpoint_url.is_some();
+        let mut s3 = s3_client(&sdk, path_style);
+        let mut region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        if configured_region.is_none()
+            && let Some(b) = bucket
+            && let Some(found) = bucket_region(&s3, b).await
+            && found != region
+        {
+            sdk = sdk.into_builder().region(Region::new(found.clone())).build();
+            s3 = s3_client(&sdk, path_style);
+            region = found;
+        }
+
+        let mut session = Session {
+            sdk,
+            s3,
+            info: SessionInfo {
+                identity,
+                region,
+                via: via.to_string(),
+                lifetime: classify(CredentialSource::Unknown, None, None),
+            },
+            path_style,
+            base: base_rx,
+            role: role_rx,
+        };
+        session.info.lifetime = session.lifetime();
+        Ok(session)
+    }
+
+    /// The credentials' lifetime as last observed (the SDK renews them in the background).
+    pub fn lifetime(&self) -> CredentialLifetime {
+        let base = (*self.base.borrow()).unwrap_or(Observed { expiry: None, source: CredentialSource::Unknown });
+        let role = self.role.as_ref().map(|r| r.borrow().and_then(|o| o.expiry));
+        classify(base.source, base.expiry, role)
+    }
+
+    /// An S3 client for another Region with the same credentials.
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        let sdk = self.sdk.clone().into_builder().region(Region::new(region.to_string())).build();
+        s3_client(&sdk, self.path_style)
+    }
+
+    /// Makes one cheap signed call so the SDK's cache renews credentials that are due, then
+    /// returns the lifetime. Without traffic the cache would never renew and an idle console's
+    /// countdown would run out although the credentials can renew.
+    pub async fn refresh_lifetime(&self) -> CredentialLifetime {
+        let _ = aws_sdk_sts::Client::new(&self.sdk).get_caller_identity().send().await;
+        self.lifetime()
+    }
+}
+
+fn s3_client(sdk: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    // Emulators and S3-compatible endpoints need path-style addressing.
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
+}
+
+/// The bucket's Region from HeadBucket, which reports it even on a 301 or 403.
+async fn bucket_region(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_string),
+    }
+}
+
+fn session_name() -> String {
+    let user = std::env::var("USER").unwrap_or_default();
+    let clean: String = user.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
+    if clean.is_empty() { "s3ferry".to_string() } else { format!("s3ferry-{clean}") }
+}
+
+fn explain_identity_failure(access: &Access, detail: &str) -> String {
+    let mut out = detail.to_string();
+    if let Some(role) = &access.role
+        && (detail.contains("AccessDenied") || detail.contains("not authorized"))
+    {
+        out.push_str(&format!(
+            ". The base credentials may not assume {}: its trust policy must name the caller, and the caller needs sts:AssumeRole on it",
+            role.arn
+        ));
+    }
+    if detail.contains("InvalidClientTokenId") || detail.contains("SignatureDoesNotMatch") {
+        out.push_str(". The access key or secret is wrong or deleted: check the profile or environment");
+    }
+    out
+}
+
+/// Wraps a provider to publish each new credential's expiry and source, so the UI's countdown
+/// follows the SDK's own renewals.
+#[derive(Debug)]
+struct Tracked {
+    inner: SharedCredentialsProvider,
+    tx: Arc<watch::Sender<Option<Observed>>>,
+}
+
+impl ProvideCredentials for Tracked {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let creds = self.inner.provide_credentials().await?;
+            self.tx.send_replace(Some(Observed { expiry: creds.expiry(), source: source_of(&creds) }));
+            Ok(creds)
+        })
+    }
+}
+
+fn source_of(creds: &Credentials) -> CredentialSource {
+    use AwsCredentialFeature as F;
+    let features = creds.get_property::<Vec<AwsCredentialFeature>>().cloned().unwrap_or_default();
+    let has = |f: F| features.contains(&f);
+    // Most specific first: a profile role also carries the static-keys feature of its source.
+    if has(F::CredentialsSso) || has(F::CredentialsProfileSso) {
+        CredentialSource::Sso
+    } else if has(F::CredentialsProcess) || has(F::CredentialsProfileProcess) {
+        CredentialSource::CredentialProcess
+    } else if has(F::CredentialsStsAssumeRoleWebId) || has(F::CredentialsEnvVarsStsWebIdToken) || has(F::CredentialsProfileStsWebIdToken) {
+        CredentialSource::WebIdentity
+    } else if has(F::CredentialsImds) {
+        CredentialSource::InstanceProfile
+    } else if has(F::CredentialsHttp) {
+        CredentialSource::ContainerRole
+    } else if has(F::CredentialsProfileSourceProfile) || has(F::CredentialsStsAssumeRole) {
+        CredentialSource::ProfileRole
+    } else if has(F::CredentialsEnvVars) {
+        CredentialSource::Environment
+    } else if has(F::CredentialsProfile) || has(F::CredentialsCode) {
+        CredentialSource::StaticKeys
+    } else {
+        CredentialSource::Unknown
+    }
+}

@@ -1,0 +1,332 @@
+//! The browse screen: one pane per side, each listing buckets, prefixes and objects.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use tui_input::Input;
+
+use crate::core::listing::{Entry, Location};
+use crate::core::side::Side;
+use crate::core::units::format_size;
+use crate::engine::session::SessionInfo;
+use crate::ui::widgets::countdown::countdown;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Connecting,
+    Connected(SessionInfo),
+    Failed(String),
+}
+
+/// One side's pane. Prefixes (or buckets) are kept apart from objects so folders list first
+/// whatever order the pages arrive in.
+#[derive(Debug, Clone)]
+pub struct PaneState {
+    pub side: Side,
+    pub connection: Connection,
+    pub location: Location,
+    pub folders: Vec<Entry>,
+    pub objects: Vec<Entry>,
+    pub loading: bool,
+    /// The listing request whose pages this pane accepts.
+    pub request: u64,
+    pub error: Option<String>,
+    pub selected: usize,
+    pub offset: usize,
+    pub filter: Input,
+    pub filtering: bool,
+}
+
+impl PaneState {
+    pub fn new(side: Side, location: Location) -> Self {
+        PaneState {
+            side,
+            connection: Connection::Connecting,
+            location,
+            folders: Vec::new(),
+            objects: Vec::new(),
+            loading: true,
+            request: 0,
+            error: None,
+            selected: 0,
+            offset: 0,
+            filter: Input::default(),
+            filtering: false,
+        }
+    }
+
+    fn parent_prefix(&self) -> &str {
+        match &self.location {
+            Location::Buckets => "",
+            Location::Prefix { prefix, .. } => prefix,
+        }
+    }
+
+    /// Entries that pass the filter, folders first.
+    pub fn visible(&self) -> Vec<&Entry> {
+        let filter = self.filter.value();
+        let parent = self.parent_prefix();
+        self.folders.iter().chain(&self.objects).filter(|e| e.matches(parent, filter)).collect()
+    }
+
+    pub fn loaded(&self) -> usize {
+        self.folders.len() + self.objects.len()
+    }
+
+    /// Starts showing `location`; the caller sends the listing request with id `request`.
+    pub fn navigate(&mut self, location: Location, request: u64) {
+        self.location = location;
+        self.request = request;
+        self.folders.clear();
+        self.objects.clear();
+        self.loading = true;
+        self.error = None;
+        self.selected = 0;
+        self.offset = 0;
+        self.filter.reset();
+        self.filtering = false;
+    }
+
+    pub fn accept_page(&mut self, request: u64, entries: Vec<Entry>, more: bool) {
+        if request != self.request {
+            return;
+        }
+        for e in entries {
+            match e {
+                Entry::Object { .. } => self.objects.push(e),
+                _ => self.folders.push(e),
+            }
+        }
+        self.loading = more;
+    }
+
+    pub fn accept_error(&mut self, request: u64, error: String) {
+        if request == self.request {
+            self.error = Some(error);
+            self.loading = false;
+        }
+    }
+
+    /// Moves the selection by `delta` rows within the visible list.
+    pub fn move_by(&mut self, delta: isize) {
+        let len = self.visible().len();
+        if len == 0 {
+            self.selected = 0;
+            return;
+        }
+        self.selected = self.selected.saturating_add_signed(delta).min(len - 1);
+    }
+
+    pub fn selected_entry(&self) -> Option<&Entry> {
+        self.visible().get(self.selected).copied()
+    }
+
+    /// Keeps the selection on screen for a list `rows` tall.
+    fn scroll_into_view(&mut self, rows: usize) {
+        if rows == 0 {
+            return;
+        }
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + rows {
+            self.offset = self.selected + 1 - rows;
+        }
+    }
+}
+
+/// Renders both panes side by side into `area`.
+pub fn render(frame: &mut Frame, area: Rect, panes: &mut [PaneState; 2], focus: Side, now: SystemTime) {
+    let [left, right] = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(area);
+    for (pane, rect) in panes.iter_mut().zip([left, right]) {
+        let focused = pane.side == focus;
+        render_pane(frame, rect, pane, focused, now);
+    }
+}
+
+fn render_pane(frame: &mut Frame, area: Rect, pane: &mut PaneState, focused: bool, now: SystemTime) {
+    let border = if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(format!(" {} ", pane.side.title()), Style::default().add_modifier(Modifier::BOLD)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+
+    let [head, list, foot] = Layout::vertical([Constraint::Length(5), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(header_lines(pane, now, width)), head);
+
+    let rows = list.height as usize;
+    if let Some(err) = &pane.error {
+        let p = Paragraph::new(err.clone()).style(Style::default().fg(Color::Red)).wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(p, list);
+    } else {
+        pane.scroll_into_view(rows);
+        let parent = pane.parent_prefix().to_string();
+        let visible = pane.visible();
+        let lines: Vec<Line> = visible
+            .iter()
+            .enumerate()
+            .skip(pane.offset)
+            .take(rows)
+            .map(|(i, e)| {
+                let style = if i == pane.selected && focused {
+                    Style::default().bg(Color::Cyan).fg(Color::Black)
+                } else if i == pane.selected {
+                    Style::default().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::default()
+                };
+                Line::styled(entry_row(e, &parent, width), style)
+            })
+            .collect();
+        let empty = lines.is_empty() && !pane.loading;
+        frame.render_widget(Paragraph::new(lines), list);
+        if empty {
+            let what = if pane.filter.value().is_empty() { "(empty)" } else { "(nothing matches the filter)" };
+            frame.render_widget(Paragraph::new(what).style(Style::default().fg(Color::DarkGray)), list);
+        }
+    }
+    frame.render_widget(Paragraph::new(footer_line(pane, width)), foot);
+    if pane.filtering && focused {
+        let x = foot.x + 1 + pane.filter.visual_cursor().min(width.saturating_sub(2)) as u16;
+        frame.set_cursor_position((x, foot.y));
+    }
+}
+
+fn header_lines(pane: &PaneState, now: SystemTime, width: usize) -> Vec<Line<'static>> {
+    let dim = Style::default().fg(Color::DarkGray);
+    let mut lines = match &pane.connection {
+        Connection::Connecting => vec![Line::styled("connecting…", dim), Line::raw(""), Line::raw(""), Line::raw("")],
+        Connection::Failed(e) => vec![Line::styled(fit(e, width), Style::default().fg(Color::Red)), Line::raw(""), Line::raw(""), Line::raw("")],
+        Connection::Connected(info) => vec![
+            Line::from(vec![
+                Span::styled("account ", dim),
+                Span::raw(info.identity.account.clone()),
+                Span::styled("  region ", dim),
+                Span::raw(info.region.clone()),
+            ]),
+            Line::raw(fit(&info.identity.arn, width)),
+            Line::from(vec![Span::styled("creds ", dim), countdown(&info.lifetime, now)]),
+            Line::styled(fit(&format!("via {}", info.via), width), dim),
+        ],
+    };
+    lines.push(Line::styled(fit(&pane.location.describe(), width), Style::default().add_modifier(Modifier::BOLD)));
+    lines
+}
+
+fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
+    if pane.filtering || !pane.filter.value().is_empty() {
+        return Line::raw(fit(&format!("/{}", pane.filter.value()), width));
+    }
+    let loaded = pane.loaded();
+    let noun = if matches!(pane.location, Location::Buckets) { "buckets" } else { "entries" };
+    let status = if pane.loading { format!("{loaded} {noun} loaded, listing…") } else { format!("{loaded} {noun}") };
+    let detail = match pane.selected_entry() {
+        Some(Entry::Object { storage_class, .. }) => format!("  {storage_class}"),
+        _ => String::new(),
+    };
+    Line::styled(fit(&format!("{status}{detail}"), width), Style::default().fg(Color::DarkGray))
+}
+
+/// A listing row: name, then as many of size, last-modified and storage class as fit.
+fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
+    let name = entry.display_name(parent);
+    let cols = match entry {
+        Entry::Object { size, last_modified, storage_class, .. } => {
+            let when = last_modified.map(format_time).unwrap_or_default();
+            if width >= 70 {
+                format!("{:>10}  {:<16}  {:<12}", format_size(*size), when, storage_class)
+            } else if width >= 50 {
+                format!("{:>10}  {:<10}", format_size(*size), when.get(..10).unwrap_or(""))
+            } else {
+                format!("{:>10}", format_size(*size))
+            }
+        }
+        Entry::Bucket { created, .. } if width >= 50 => {
+            format!("{:>10}", created.map(format_time).and_then(|t| t.get(..10).map(str::to_string)).unwrap_or_default())
+        }
+        _ => String::new(),
+    };
+    let name_width = width.saturating_sub(cols.chars().count() + 1).max(1);
+    format!("{} {cols}", pad(&fit(name, name_width), name_width))
+}
+
+/// "2026-11-25 18:21" in UTC: the listing's clock, whatever the operator's timezone.
+pub fn format_time(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, (secs / 60) % 60)
+}
+
+/// Howard Hinnant's days-to-civil algorithm: a date without pulling in a time crate.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Truncates to `width` characters with an ellipsis, so long keys never wrap a row.
+pub fn fit(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+fn pad(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(count)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00");
+        assert_eq!(format_time(1_764_094_860), "2025-11-25 18:21");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00");
+    }
+
+    #[test]
+    fn fitting() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("ünïcödé", 3), "ün…");
+        assert_eq!(fit("x", 0), "");
+    }
+
+    #[test]
+    fn stale_pages_are_dropped_and_folders_list_first() {
+        let mut p = PaneState::new(Side::Source, Location::Buckets);
+        p.navigate(Location::Prefix { bucket: "b".into(), prefix: String::new() }, 7);
+        let obj = |k: &str| Entry::Object { key: k.into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
+        p.accept_page(6, vec![obj("stale")], false);
+        assert_eq!(p.loaded(), 0);
+        p.accept_page(7, vec![obj("a.txt"), Entry::Prefix { prefix: "z/".into() }], true);
+        assert!(p.loading);
+        p.accept_page(7, vec![Entry::Prefix { prefix: "zz/".into() }], false);
+        let names: Vec<&str> = p.visible().iter().map(|e| e.display_name("")).collect();
+        assert_eq!(names, ["z/", "zz/", "a.txt"]);
+        assert!(!p.loading);
+    }
+}

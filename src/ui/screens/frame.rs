@@ -1,0 +1,47 @@
+//! The whole screen: title bar, the current screen, key hints, overlays, and the size guard.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::ui::screens::browse;
+use crate::ui::state::AppState;
+use crate::ui::widgets::help;
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn render(frame: &mut Frame, state: &mut AppState) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "Terminal too small: {}x{}. s3ferry needs at least {MIN_WIDTH}x{MIN_HEIGHT}. Enlarge the window, or press q to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }).alignment(Alignment::Center), area);
+        return;
+    }
+    let [title, body, keys] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let bar = Style::default().bg(Color::Blue).fg(Color::White);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" s3ferry ", bar.add_modifier(Modifier::BOLD)),
+            Span::styled(format!("· browse · {}", state.title), bar),
+        ]))
+        .style(bar),
+        title,
+    );
+    let now = state.now;
+    browse::render(frame, body, &mut state.panes, state.focus, now);
+    let hint = if state.pane(state.focus).filtering {
+        " type to filter · Enter keep · Esc clear"
+    } else {
+        " Tab pane · ↑↓ move · Enter open · ⌫ up · / filter · ? help · q quit"
+    };
+    frame.render_widget(Paragraph::new(hint).style(Style::default().fg(Color::DarkGray)), keys);
+    if state.help {
+        help::render(frame, body);
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per screen: its state, its update logic and its pure render function.
+
+pub mod browse;
+pub mod frame;

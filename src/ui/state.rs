@@ -1,0 +1,38 @@
+//! The whole UI state: plain data, cloned freely in tests.
+
+use std::time::SystemTime;
+
+use crate::core::side::Side;
+use crate::ui::screens::browse::PaneState;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Shown in the title bar: which migration this console is for.
+    pub title: String,
+    pub panes: [PaneState; 2],
+    pub focus: Side,
+    pub help: bool,
+    pub now: SystemTime,
+    /// Source of request ids for listings, so stale pages can be told apart.
+    pub next_request: u64,
+}
+
+impl AppState {
+    pub fn new(title: impl Into<String>, source: PaneState, destination: PaneState, now: SystemTime) -> Self {
+        AppState { title: title.into(), panes: [source, destination], focus: Side::Source, help: false, now, next_request: 1 }
+    }
+
+    pub fn pane(&self, side: Side) -> &PaneState {
+        &self.panes[side.index()]
+    }
+
+    pub fn pane_mut(&mut self, side: Side) -> &mut PaneState {
+        &mut self.panes[side.index()]
+    }
+
+    pub fn take_request_id(&mut self) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+}

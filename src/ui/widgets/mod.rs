@@ -1,0 +1,4 @@
+//! Small reusable pieces of screens.
+
+pub mod countdown;
+pub mod help;
