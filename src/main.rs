@@ -26,6 +26,8 @@ struct Args {
 enum Cmd {
     /// List a side's buckets, prefixes and objects.
     Ls(cli::ls::LsArgs),
+    /// Show each side's account, principal, Region and credential lifetime.
+    Whoami(cli::whoami::WhoamiArgs),
 }
 
 /// Exit codes shared by the headless commands.
@@ -56,6 +58,11 @@ async fn run(args: Args) -> ExitCode {
                 Err(e) => fail(EXIT_FAILED, &format!("terminal error: {e}")),
             }
         }
+        Some(Cmd::Whoami(w)) => match cli::whoami::run(&config, w, &mut std::io::stdout().lock()).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(EXIT_FAILED),
+            Err(e) => fail(EXIT_FAILED, &format!("writing output failed: {e}")),
+        },
         Some(Cmd::Ls(ls)) => {
             let mut out = std::io::stdout().lock();
             match cli::ls::run(&config, ls, &mut out).await {

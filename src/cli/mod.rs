@@ -1,3 +1,4 @@
 //! Headless subcommands: everything the TUI does, with text or JSON output for scripts.
 
 pub mod ls;
+pub mod whoami;
