@@ -83,8 +83,8 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse(path, &text)
     }
 
@@ -102,7 +102,8 @@ impl Config {
             }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| locate(e.span(), None, e.message().to_string()))?;
-        raw.validate().map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
+        raw.validate()
+            .map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
             .map(|(source, destination)| Config { path: path.to_path_buf(), source, destination })
     }
 
@@ -190,7 +191,11 @@ impl RawConfig {
     fn validate(self) -> Result<(SourceConfig, DestinationConfig), Invalid> {
         let mut src = self.source;
         if let Some(k) = &src.kms_key_arn {
-            return Err(bad(k, "source.kms_key_arn", "only [destination] takes kms_key_arn (the source key is read from each object)"));
+            return Err(bad(
+                k,
+                "source.kms_key_arn",
+                "only [destination] takes kms_key_arn (the source key is read from each object)",
+            ));
         }
         if let Some(a) = &src.audit {
             return Err(bad(a, "source.audit", "audit credentials belong to [destination.audit]"));
@@ -199,7 +204,7 @@ impl RawConfig {
         let access = src.access().validate("source")?;
         let source = SourceConfig { bucket: src_bucket, prefix: src.prefix, access };
         let mut dst = self.destination;
-        let kms_key_arn = dst.kms_key_arn.as_ref().map(|k| key_arn(k)).transpose()?;
+        let kms_key_arn = dst.kms_key_arn.as_ref().map(key_arn).transpose()?;
         let audit = match dst.audit.take() {
             Some(a) => Some(a.into_inner().validate("destination.audit")?),
             None => None,
@@ -235,7 +240,11 @@ impl RawAccess {
         let role = match self.role_arn {
             Some(arn) => {
                 if !is_role_arn(arn.get_ref()) {
-                    return Err(bad(&arn, &field("role_arn"), "expected a role ARN such as \"arn:aws:iam::111111111111:role/transfer\""));
+                    return Err(bad(
+                        &arn,
+                        &field("role_arn"),
+                        "expected a role ARN such as \"arn:aws:iam::111111111111:role/transfer\"",
+                    ));
                 }
                 let duration = match &self.session_duration {
                     Some(d) => Some(session_duration(d, &field("session_duration"))?),
@@ -275,10 +284,18 @@ fn key_arn(arn: &Spanned<String>) -> Result<String, Invalid> {
     let parts: Vec<&str> = arn.get_ref().splitn(6, ':').collect();
     let ok_shape = parts.len() == 6 && parts[0] == "arn" && parts[2] == "kms" && is_account(parts[4]);
     if ok_shape && parts[5].starts_with("alias/") {
-        return Err(bad(arn, field, "an alias is not enough: aliases resolve in the caller's account, so cross-account writes need the full key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"));
+        return Err(bad(
+            arn,
+            field,
+            "an alias is not enough: aliases resolve in the caller's account, so cross-account writes need the full key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+        ));
     }
     if !ok_shape || !parts[5].starts_with("key/") || parts[5].len() <= 4 || !is_region(parts[3]) {
-        return Err(bad(arn, field, "expected a KMS key ARN such as \"arn:aws:kms:eu-west-2:222222222222:key/1234abcd-...\""));
+        return Err(bad(
+            arn,
+            field,
+            "expected a KMS key ARN such as \"arn:aws:kms:eu-west-2:222222222222:key/1234abcd-...\"",
+        ));
     }
     Ok(arn.get_ref().clone())
 }
@@ -286,7 +303,11 @@ fn key_arn(arn: &Spanned<String>) -> Result<String, Invalid> {
 fn session_duration(value: &Spanned<String>, field: &str) -> Result<Duration, Invalid> {
     let d = parse_duration(value.get_ref()).map_err(|e| bad(value, field, &e.to_string()))?;
     if !(900..=43_200).contains(&d.as_secs()) {
-        return Err(bad(value, field, "AWS accepts role sessions from 15m to 12h (and no longer than the role's MaxSessionDuration)"));
+        return Err(bad(
+            value,
+            field,
+            "AWS accepts role sessions from 15m to 12h (and no longer than the role's MaxSessionDuration)",
+        ));
     }
     Ok(d)
 }
@@ -340,7 +361,8 @@ impl Config {
 
     fn inherit(&self, mut access: Access) -> Access {
         if access.endpoint_url.is_none() {
-            access.endpoint_url = self.destination.access.endpoint_url.clone().or_else(|| self.source.access.endpoint_url.clone());
+            access.endpoint_url =
+                self.destination.access.endpoint_url.clone().or_else(|| self.source.access.endpoint_url.clone());
         }
         access
     }

@@ -51,7 +51,10 @@ async fn run(args: Args) -> ExitCode {
     match &args.command {
         None => {
             if !std::io::stdout().is_terminal() {
-                return fail(EXIT_USAGE, "the console needs a terminal; for scripts use a subcommand such as `s3ferry ls` (see --help)");
+                return fail(
+                    EXIT_USAGE,
+                    "the console needs a terminal; for scripts use a subcommand such as `s3ferry ls` (see --help)",
+                );
             }
             match s3ferry::ui::run(&config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -75,10 +78,9 @@ async fn run(args: Args) -> ExitCode {
 }
 
 fn load_config(args: &Args) -> Result<Config, String> {
-    let path = args
-        .config
-        .clone()
-        .ok_or("no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field")?;
+    let path = args.config.clone().ok_or(
+        "no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field",
+    )?;
     let mut config = Config::load(&path).map_err(|e| e.to_string())?;
     if let Some(url) = &args.endpoint_url {
         config.source.access.endpoint_url = Some(url.clone());

@@ -35,8 +35,16 @@ fn s3ferry(ws: &Workspace, args: &[&str]) -> Run {
 
 /// A fully permitted migration plus a workspace whose config points at it.
 async fn migration(steps: Steps) -> (Migration, Workspace, String) {
-    let (src, dst, role, op, aud) = (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names { source: &src, destination: &dst, destination_prefix: "prod/", role: &role, operator: &op, auditor: &aud };
+    let (src, dst, role, op, aud) =
+        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
+    let names = Names {
+        source: &src,
+        destination: &dst,
+        destination_prefix: "prod/",
+        role: &role,
+        operator: &op,
+        auditor: &aud,
+    };
     let m = world::build(moto(), names, steps).await;
     let mut ws = Workspace::new();
     ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
@@ -73,7 +81,9 @@ async fn ls_pages_through_more_than_a_thousand_objects() {
     let mut puts = Vec::new();
     for i in 0..1_105 {
         let (s3, bucket) = (s3.clone(), m.source_bucket.clone());
-        puts.push(tokio::spawn(async move { world::put(&s3, &bucket, &format!("many/obj-{i:05}.json"), vec![b'x'; i % 7]).await }));
+        puts.push(tokio::spawn(async move {
+            world::put(&s3, &bucket, &format!("many/obj-{i:05}.json"), vec![b'x'; i % 7]).await
+        }));
     }
     for p in puts {
         p.await.unwrap();
@@ -154,7 +164,10 @@ async fn wrong_keys_are_reported_as_such() {
 #[test]
 fn config_errors_exit_2_with_location() {
     let ws = Workspace::new();
-    let config = ws.write("bad.toml", "[source]\nbucket = \"prod-data\"\nrole_arn = \"nope\"\n[destination]\nbucket = \"dl-raw\"\n");
+    let config = ws.write(
+        "bad.toml",
+        "[source]\nbucket = \"prod-data\"\nrole_arn = \"nope\"\n[destination]\nbucket = \"dl-raw\"\n",
+    );
     let run = s3ferry(&ws, &["ls", "--config", config.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad.toml:3:") && run.stderr.contains("source.role_arn"), "{}", run.stderr);

@@ -54,7 +54,11 @@ pub async fn run(config: &Config, args: &LsArgs, out: &mut impl Write) -> Result
         ),
         Side::Destination => {
             let (access, via) = config.destination_browser();
-            (access, via, S3Location { bucket: config.destination.bucket.clone(), prefix: config.destination.prefix.clone() })
+            (
+                access,
+                via,
+                S3Location { bucket: config.destination.bucket.clone(), prefix: config.destination.prefix.clone() },
+            )
         }
     };
     let location = match &args.url {
@@ -120,7 +124,12 @@ mod tests {
     #[test]
     fn json_lines() {
         let mut out = Vec::new();
-        let obj = Entry::Object { key: "a b+c.csv".into(), size: 1536, last_modified: Some(1_764_094_867), storage_class: "STANDARD".into() };
+        let obj = Entry::Object {
+            key: "a b+c.csv".into(),
+            size: 1536,
+            last_modified: Some(1_764_094_867),
+            storage_class: "STANDARD".into(),
+        };
         write_entry(&mut out, &obj, true).unwrap();
         write_entry(&mut out, &Entry::Prefix { prefix: "x/".into() }, true).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -50,19 +50,69 @@ fn errors_name_line_and_field() {
     // (config text, line, field, a phrase the message must contain)
     let cases: &[(&str, usize, &str, &str)] = &[
         // A misspelt field is an error, not silently ignored.
-        ("[source]\nbucket = \"prod-data\"\nrole_ar = \"x\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.role_ar", "unknown field"),
+        (
+            "[source]\nbucket = \"prod-data\"\nrole_ar = \"x\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.role_ar",
+            "unknown field",
+        ),
         // Required field missing.
         ("[source]\nprefix = \"a/\"\n[destination]\nbucket = \"dl-raw\"\n", 1, "source", "missing field `bucket`"),
         ("[source]\nbucket = \"Prod_Data\"\n[destination]\nbucket = \"dl-raw\"\n", 2, "source.bucket", "lowercase"),
-        ("[source]\nbucket = \"prod-data\"\nrole_arn = \"transfer\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.role_arn", "role ARN"),
-        ("[source]\nbucket = \"prod-data\"\nrole_arn = \"arn:aws:iam::111111111111:role/t\"\nsession_duration = \"24h\"\n[destination]\nbucket = \"dl-raw\"\n", 4, "source.session_duration", "15m to 12h"),
-        ("[source]\nbucket = \"prod-data\"\nsession_duration = \"1h\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.session_duration", "only with role_arn"),
-        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:alias/datalake\"\n", 5, "destination.kms_key_arn", "alias"),
-        ("[source]\nbucket = \"prod-data\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:key/k\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.kms_key_arn", "only [destination]"),
-        ("[source]\nbucket = \"prod-data\"\nregion = \"London\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.region", "AWS region"),
-        ("[source]\nbucket = \"prod-data\"\nendpoint_url = \"127.0.0.1:5000\"\n[destination]\nbucket = \"dl-raw\"\n", 3, "source.endpoint_url", "http://"),
-        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[destination.audit]\nprofil = \"x\"\n", 6, "destination.audit.profil", "unknown field"),
-        ("[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfr]\n", 5, "transfr", "unknown field"),
+        (
+            "[source]\nbucket = \"prod-data\"\nrole_arn = \"transfer\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.role_arn",
+            "role ARN",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\nrole_arn = \"arn:aws:iam::111111111111:role/t\"\nsession_duration = \"24h\"\n[destination]\nbucket = \"dl-raw\"\n",
+            4,
+            "source.session_duration",
+            "15m to 12h",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\nsession_duration = \"1h\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.session_duration",
+            "only with role_arn",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:alias/datalake\"\n",
+            5,
+            "destination.kms_key_arn",
+            "alias",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\nkms_key_arn = \"arn:aws:kms:eu-west-2:222222222222:key/k\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.kms_key_arn",
+            "only [destination]",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\nregion = \"London\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.region",
+            "AWS region",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\nendpoint_url = \"127.0.0.1:5000\"\n[destination]\nbucket = \"dl-raw\"\n",
+            3,
+            "source.endpoint_url",
+            "http://",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[destination.audit]\nprofil = \"x\"\n",
+            6,
+            "destination.audit.profil",
+            "unknown field",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfr]\n",
+            5,
+            "transfr",
+            "unknown field",
+        ),
         // Not TOML at all.
         ("[source\nbucket = 1\n", 1, "source", ""),
         // Wrong type.

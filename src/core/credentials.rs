@@ -112,7 +112,8 @@ mod tests {
     fn table() {
         use CredentialSource::*;
         // (base source, base expiry, assumed role expiry) -> (renews, chained, expires_at)
-        let cases: &[(CredentialSource, Option<u64>, Option<Option<u64>>, bool, bool, Option<u64>)] = &[
+        type Case = (CredentialSource, Option<u64>, Option<Option<u64>>, bool, bool, Option<u64>);
+        let cases: &[Case] = &[
             // Long-term IAM user keys: no expiry, nothing to renew.
             (StaticKeys, None, None, false, false, None),
             // Session keys exported by hand expire and cannot renew: the seed's failure mode.

@@ -4,19 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
 pub enum Entry {
-    Bucket {
-        bucket: String,
-        created: Option<i64>,
-    },
-    Prefix {
-        prefix: String,
-    },
-    Object {
-        key: String,
-        size: u64,
-        last_modified: Option<i64>,
-        storage_class: String,
-    },
+    Bucket { bucket: String, created: Option<i64> },
+    Prefix { prefix: String },
+    Object { key: String, size: u64, last_modified: Option<i64>, storage_class: String },
 }
 
 impl Entry {
@@ -31,11 +21,7 @@ impl Entry {
 
     /// Case-insensitive substring match for the `/` filter.
     pub fn matches(&self, parent_prefix: &str, filter: &str) -> bool {
-        filter.is_empty()
-            || self
-                .display_name(parent_prefix)
-                .to_lowercase()
-                .contains(&filter.to_lowercase())
+        filter.is_empty() || self.display_name(parent_prefix).to_lowercase().contains(&filter.to_lowercase())
     }
 }
 
@@ -70,14 +56,12 @@ impl Location {
     /// Where Enter on `entry` leads, if anywhere.
     pub fn child(&self, entry: &Entry) -> Option<Location> {
         match (self, entry) {
-            (_, Entry::Bucket { bucket, .. }) => Some(Location::Prefix {
-                bucket: bucket.clone(),
-                prefix: String::new(),
-            }),
-            (Location::Prefix { bucket, .. }, Entry::Prefix { prefix }) => Some(Location::Prefix {
-                bucket: bucket.clone(),
-                prefix: prefix.clone(),
-            }),
+            (_, Entry::Bucket { bucket, .. }) => {
+                Some(Location::Prefix { bucket: bucket.clone(), prefix: String::new() })
+            }
+            (Location::Prefix { bucket, .. }, Entry::Prefix { prefix }) => {
+                Some(Location::Prefix { bucket: bucket.clone(), prefix: prefix.clone() })
+            }
             _ => None,
         }
     }
@@ -121,7 +105,12 @@ mod tests {
 
     #[test]
     fn names_and_filter() {
-        let obj = Entry::Object { key: "a/Report.csv".into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
+        let obj = Entry::Object {
+            key: "a/Report.csv".into(),
+            size: 1,
+            last_modified: None,
+            storage_class: "STANDARD".into(),
+        };
         assert_eq!(obj.display_name("a/"), "Report.csv");
         assert!(obj.matches("a/", "report"));
         assert!(!obj.matches("a/", "a/"));

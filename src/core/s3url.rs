@@ -19,9 +19,7 @@ pub struct S3Location {
 
 impl S3Location {
     pub fn parse(url: &str) -> Result<Self, S3UrlError> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| S3UrlError::Scheme(url.to_string()))?;
+        let rest = url.strip_prefix("s3://").ok_or_else(|| S3UrlError::Scheme(url.to_string()))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         validate_bucket(bucket)?;
         Ok(Self { bucket: bucket.to_string(), prefix: prefix.to_string() })
@@ -40,10 +38,7 @@ pub fn validate_bucket(name: &str) -> Result<(), S3UrlError> {
     if name.len() < 3 || name.len() > 63 {
         return fail("bucket names are 3 to 63 characters long");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-    {
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
         return fail("only lowercase letters, digits, '-' and '.' are allowed");
     }
     let first = name.as_bytes()[0];

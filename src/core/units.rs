@@ -4,9 +4,13 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
-    #[error("`{input}` is not a size: use a number with an optional unit B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (for example \"5MiB\")")]
+    #[error(
+        "`{input}` is not a size: use a number with an optional unit B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (for example \"5MiB\")"
+    )]
     Size { input: String },
-    #[error("`{input}` is not a duration: use a number with s, m or h, optionally combined (for example \"12h\", \"90m\", \"1h30m\")")]
+    #[error(
+        "`{input}` is not a duration: use a number with s, m or h, optionally combined (for example \"12h\", \"90m\", \"1h30m\")"
+    )]
     Duration { input: String },
 }
 
@@ -59,10 +63,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
             _ => return Err(err()),
         };
         let n: u64 = num.parse().map_err(|_| err())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(err)?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
         num.clear();
     }
     if !num.is_empty() {

@@ -11,11 +11,9 @@ where
     R: HasStatus,
 {
     match err {
-        SdkError::ServiceError(se) => se
-            .err()
-            .code()
-            .map(str::to_string)
-            .or_else(|| Some(status_name(se.raw().status_code()))),
+        SdkError::ServiceError(se) => {
+            se.err().code().map(str::to_string).or_else(|| Some(status_name(se.raw().status_code())))
+        }
         _ => None,
     }
 }

@@ -7,11 +7,29 @@ use crate::engine::session::SessionInfo;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    Connected { side: Side, info: SessionInfo },
-    ConnectFailed { side: Side, error: String },
+    Connected {
+        side: Side,
+        info: SessionInfo,
+    },
+    ConnectFailed {
+        side: Side,
+        error: String,
+    },
     /// One page of a listing; `request` ties it to the navigation that asked for it, so pages
     /// of an abandoned listing are dropped.
-    Listed { side: Side, request: u64, entries: Vec<Entry>, more: bool },
-    ListFailed { side: Side, request: u64, error: String },
-    Lifetime { side: Side, lifetime: CredentialLifetime },
+    Listed {
+        side: Side,
+        request: u64,
+        entries: Vec<Entry>,
+        more: bool,
+    },
+    ListFailed {
+        side: Side,
+        request: u64,
+        error: String,
+    },
+    Lifetime {
+        side: Side,
+        lifetime: CredentialLifetime,
+    },
 }

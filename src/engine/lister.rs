@@ -20,9 +20,18 @@ pub async fn list_buckets(s3: &aws_sdk_s3::Client, who: &SessionInfo) -> Result<
     loop {
         let page = s3.list_buckets().set_continuation_token(token).send().await.map_err(|e| {
             let code = error_code(&e).unwrap_or_default();
-            let hint = if code == "AccessDenied" { " (the identity needs s3:ListAllMyBuckets; you can still open a bucket by configuring it)" } else { "" };
+            let hint = if code == "AccessDenied" {
+                " (the identity needs s3:ListAllMyBuckets; you can still open a bucket by configuring it)"
+            } else {
+                ""
+            };
             ListError {
-                message: format!("listing buckets as {} (account {}) failed: {}{hint}", who.identity.arn, who.identity.account, describe_sdk_error(&e)),
+                message: format!(
+                    "listing buckets as {} (account {}) failed: {}{hint}",
+                    who.identity.arn,
+                    who.identity.account,
+                    describe_sdk_error(&e)
+                ),
                 code,
             }
         })?;
@@ -108,7 +117,9 @@ fn list_failure(code: &str, detail: &str, bucket: &str, prefix: &str, who: &Sess
             " (and in the bucket policy if the bucket is in another account)"
         ),
         "NoSuchBucket" | "NotFound" => {
-            format!("NoSuchBucket: {bucket} does not exist (looked up as {as_whom}); check the bucket name and endpoint")
+            format!(
+                "NoSuchBucket: {bucket} does not exist (looked up as {as_whom}); check the bucket name and endpoint"
+            )
         }
         "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => format!(
             "{code}: {bucket} is in another Region than {}; remove `region` from the config to follow the bucket, or set the bucket's Region",

@@ -27,7 +27,9 @@ const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("{who}: no AWS credentials found{profile_hint}. Set a profile in the config, export AWS credentials, or run `aws sso login`.")]
+    #[error(
+        "{who}: no AWS credentials found{profile_hint}. Set a profile in the config, export AWS credentials, or run `aws sso login`."
+    )]
     NoCredentials { who: String, profile_hint: String },
     #[error("{who}: could not resolve the caller identity: {detail}")]
     Identity { who: String, detail: String },
@@ -79,9 +81,7 @@ impl Session {
             endpoint: endpoint.clone(),
             secs: CONNECT_DEADLINE.as_secs(),
         };
-        tokio::time::timeout(CONNECT_DEADLINE, Self::connect_inner(access, via, bucket))
-            .await
-            .map_err(|_| timeout())?
+        tokio::time::timeout(CONNECT_DEADLINE, Self::connect_inner(access, via, bucket)).await.map_err(|_| timeout())?
     }
 
     async fn connect_inner(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
@@ -121,7 +121,8 @@ impl Session {
 
         let mut role_rx = None;
         if let Some(role) = &access.role {
-            let mut builder = AssumeRoleProvider::builder(role.arn.clone()).session_name(session_name()).configure(&sdk);
+            let mut builder =
+                AssumeRoleProvider::builder(role.arn.clone()).session_name(session_name()).configure(&sdk);
             if let Some(d) = role.duration {
                 builder = builder.session_length(d);
             }
@@ -210,10 +211,7 @@ fn s3_client(sdk: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
 async fn bucket_region(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(out) => out.bucket_region().map(str::to_string),
-        Err(e) => e
-            .raw_response()
-            .and_then(|r| r.headers().get("x-amz-bucket-region"))
-            .map(str::to_string),
+        Err(e) => e.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string),
     }
 }
 
@@ -269,7 +267,10 @@ fn source_of(creds: &Credentials) -> CredentialSource {
         CredentialSource::Sso
     } else if has(F::CredentialsProcess) || has(F::CredentialsProfileProcess) {
         CredentialSource::CredentialProcess
-    } else if has(F::CredentialsStsAssumeRoleWebId) || has(F::CredentialsEnvVarsStsWebIdToken) || has(F::CredentialsProfileStsWebIdToken) {
+    } else if has(F::CredentialsStsAssumeRoleWebId)
+        || has(F::CredentialsEnvVarsStsWebIdToken)
+        || has(F::CredentialsProfileStsWebIdToken)
+    {
         CredentialSource::WebIdentity
     } else if has(F::CredentialsImds) {
         CredentialSource::InstanceProfile

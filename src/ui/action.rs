@@ -65,8 +65,19 @@ mod tests {
     #[test]
     fn every_action_in_help_is_reachable() {
         let keys = [
-            KeyCode::Tab, KeyCode::Up, KeyCode::Down, KeyCode::PageUp, KeyCode::PageDown, KeyCode::Home,
-            KeyCode::End, KeyCode::Enter, KeyCode::Backspace, KeyCode::Char('/'), KeyCode::Char('?'), KeyCode::Esc, KeyCode::Char('q'),
+            KeyCode::Tab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::Enter,
+            KeyCode::Backspace,
+            KeyCode::Char('/'),
+            KeyCode::Char('?'),
+            KeyCode::Esc,
+            KeyCode::Char('q'),
         ];
         let reachable: Vec<Action> = keys.iter().filter_map(|k| action_for(KeyEvent::from(*k))).collect();
         for (_, _, action) in KEYMAP {

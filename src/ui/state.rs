@@ -19,7 +19,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(title: impl Into<String>, source: PaneState, destination: PaneState, now: SystemTime) -> Self {
-        AppState { title: title.into(), panes: [source, destination], focus: Side::Source, help: false, now, next_request: 1 }
+        AppState {
+            title: title.into(),
+            panes: [source, destination],
+            focus: Side::Source,
+            help: false,
+            now,
+            next_request: 1,
+        }
     }
 
     pub fn pane(&self, side: Side) -> &PaneState {

@@ -44,7 +44,9 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
             pane.error = Some(error);
             pane.loading = false;
         }
-        EngineEvent::Listed { side, request, entries, more } => state.pane_mut(side).accept_page(request, entries, more),
+        EngineEvent::Listed { side, request, entries, more } => {
+            state.pane_mut(side).accept_page(request, entries, more)
+        }
         EngineEvent::ListFailed { side, request, error } => state.pane_mut(side).accept_error(request, error),
         EngineEvent::Lifetime { side, lifetime } => {
             if let Connection::Connected(info) = &mut state.pane_mut(side).connection {

@@ -45,7 +45,9 @@ pub fn repo_root() -> PathBuf {
 /// The shared server for this process, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| Moto::start(&[PROD, LAKE, OTHER]).unwrap_or_else(|e| panic!("cannot start the moto test server: {e}")))
+    MOTO.get_or_init(|| {
+        Moto::start(&[PROD, LAKE, OTHER]).unwrap_or_else(|e| panic!("cannot start the moto test server: {e}"))
+    })
 }
 
 /// Creates `.cache/venv` with the pinned moto on first use. A file lock keeps parallel test
@@ -72,11 +74,7 @@ pub fn ensure_venv() -> Result<PathBuf, String> {
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)))
-    }
+    if out.status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr))) }
 }
 
 impl Moto {

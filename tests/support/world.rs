@@ -86,7 +86,13 @@ pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>
 /// An IAM user with one inline policy and an access key.
 pub async fn create_user(iam: &aws_sdk_iam::Client, name: &str, inline: &str) -> Keys {
     iam.create_user().user_name(name).send().await.unwrap_or_else(|e| panic!("create user {name}: {e:?}"));
-    iam.put_user_policy().user_name(name).policy_name("inline").policy_document(inline).send().await.expect("put user policy");
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("inline")
+        .policy_document(inline)
+        .send()
+        .await
+        .expect("put user policy");
     let key = iam.create_access_key().user_name(name).send().await.expect("create access key");
     let key = key.access_key.expect("access key");
     Keys { access_key_id: key.access_key_id, secret_access_key: key.secret_access_key }
@@ -111,7 +117,9 @@ pub async fn default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, key_arn: 
         .build();
     s3.put_bucket_encryption()
         .bucket(bucket)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("sse config"))
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("sse config"),
+        )
         .send()
         .await
         .expect("put bucket encryption");
@@ -200,7 +208,8 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
 
     if steps.role {
         // Trust names the operator user: moto does not admit an account's users through :root.
-        let trust = policy(json!([{"Effect": "Allow", "Principal": {"AWS": operator_arn}, "Action": "sts:AssumeRole"}]));
+        let trust =
+            policy(json!([{"Effect": "Allow", "Principal": {"AWS": operator_arn}, "Action": "sts:AssumeRole"}]));
         prod_iam
             .create_role()
             .role_name(names.role)
@@ -209,7 +218,9 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
             .send()
             .await
             .expect("create role");
-        let mut read = vec![json!({"Sid": "Browse", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "Resource": "*"})];
+        let mut read = vec![
+            json!({"Sid": "Browse", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "Resource": "*"}),
+        ];
         if steps.role_reads_source {
             read.push(json!({"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectTagging", "s3:GetBucketPolicy", "s3:GetEncryptionConfiguration"], "Resource": [src_arn, format!("{src_arn}/*")]}));
         }

@@ -157,12 +157,15 @@ fn render_pane(frame: &mut Frame, area: Rect, pane: &mut PaneState, focused: boo
     frame.render_widget(block, area);
     let width = inner.width as usize;
 
-    let [head, list, foot] = Layout::vertical([Constraint::Length(5), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [head, list, foot] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     frame.render_widget(Paragraph::new(header_lines(pane, now, width)), head);
 
     let rows = list.height as usize;
     if let Some(err) = &pane.error {
-        let p = Paragraph::new(err.clone()).style(Style::default().fg(Color::Red)).wrap(ratatui::widgets::Wrap { trim: true });
+        let p = Paragraph::new(err.clone())
+            .style(Style::default().fg(Color::Red))
+            .wrap(ratatui::widgets::Wrap { trim: true });
         frame.render_widget(p, list);
     } else {
         pane.scroll_into_view(rows);
@@ -202,7 +205,12 @@ fn header_lines(pane: &PaneState, now: SystemTime, width: usize) -> Vec<Line<'st
     let dim = Style::default().fg(Color::DarkGray);
     let mut lines = match &pane.connection {
         Connection::Connecting => vec![Line::styled("connecting…", dim), Line::raw(""), Line::raw(""), Line::raw("")],
-        Connection::Failed(e) => vec![Line::styled(fit(e, width), Style::default().fg(Color::Red)), Line::raw(""), Line::raw(""), Line::raw("")],
+        Connection::Failed(e) => vec![
+            Line::styled(fit(e, width), Style::default().fg(Color::Red)),
+            Line::raw(""),
+            Line::raw(""),
+            Line::raw(""),
+        ],
         Connection::Connected(info) => vec![
             Line::from(vec![
                 Span::styled("account ", dim),
@@ -248,7 +256,10 @@ fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
             }
         }
         Entry::Bucket { created, .. } if width >= 50 => {
-            format!("{:>10}", created.map(format_time).and_then(|t| t.get(..10).map(str::to_string)).unwrap_or_default())
+            format!(
+                "{:>10}",
+                created.map(format_time).and_then(|t| t.get(..10).map(str::to_string)).unwrap_or_default()
+            )
         }
         _ => String::new(),
     };
@@ -319,7 +330,8 @@ mod tests {
     fn stale_pages_are_dropped_and_folders_list_first() {
         let mut p = PaneState::new(Side::Source, Location::Buckets);
         p.navigate(Location::Prefix { bucket: "b".into(), prefix: String::new() }, 7);
-        let obj = |k: &str| Entry::Object { key: k.into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
+        let obj =
+            |k: &str| Entry::Object { key: k.into(), size: 1, last_modified: None, storage_class: "STANDARD".into() };
         p.accept_page(6, vec![obj("stale")], false);
         assert_eq!(p.loaded(), 0);
         p.accept_page(7, vec![obj("a.txt"), Entry::Prefix { prefix: "z/".into() }], true);

@@ -23,7 +23,8 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
         frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }).alignment(Alignment::Center), area);
         return;
     }
-    let [title, body, keys] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [title, body, keys] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let bar = Style::default().bg(Color::Blue).fg(Color::White);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
