@@ -157,8 +157,9 @@ fn render_pane(frame: &mut Frame, area: Rect, pane: &mut PaneState, focused: boo
     frame.render_widget(block, area);
     let width = inner.width as usize;
 
-    let [head, list, foot] =
-        Layout::vertical([Constraint::Length(5), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [head, list, detail, foot] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(1), Constraint::Length(1), Constraint::Length(1)])
+            .areas(inner);
     frame.render_widget(Paragraph::new(header_lines(pane, now, width)), head);
 
     let rows = list.height as usize;
@@ -194,6 +195,7 @@ fn render_pane(frame: &mut Frame, area: Rect, pane: &mut PaneState, focused: boo
             frame.render_widget(Paragraph::new(what).style(Style::default().fg(Color::DarkGray)), list);
         }
     }
+    frame.render_widget(Paragraph::new(detail_line(pane, width)), detail);
     frame.render_widget(Paragraph::new(footer_line(pane, width)), foot);
     if pane.filtering && focused {
         let x = foot.x + 1 + pane.filter.visual_cursor().min(width.saturating_sub(2)) as u16;
@@ -234,11 +236,20 @@ fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
     let loaded = pane.loaded();
     let noun = if matches!(pane.location, Location::Buckets) { "buckets" } else { "entries" };
     let status = if pane.loading { format!("{loaded} {noun} loaded, listing…") } else { format!("{loaded} {noun}") };
-    let detail = match pane.selected_entry() {
-        Some(Entry::Object { storage_class, .. }) => format!("  {storage_class}"),
+    Line::styled(fit(&status, width), Style::default().fg(Color::DarkGray))
+}
+
+/// The selected object's size, last-modified and storage class: the columns a narrow pane drops.
+fn detail_line(pane: &PaneState, width: usize) -> Line<'static> {
+    let text = match pane.selected_entry() {
+        Some(Entry::Object { size, last_modified, storage_class, .. }) if pane.error.is_none() => format!(
+            "{}  {}  {storage_class}",
+            format_size(*size),
+            last_modified.map(format_time).unwrap_or_else(|| "-".to_string())
+        ),
         _ => String::new(),
     };
-    Line::styled(fit(&format!("{status}{detail}"), width), Style::default().fg(Color::DarkGray))
+    Line::styled(fit(&text, width), Style::default().fg(Color::Gray))
 }
 
 /// A listing row: name, then as many of size, last-modified and storage class as fit.
