@@ -70,7 +70,8 @@ async fn demo(dir: PathBuf) -> Result<(), String> {
     seed_objects(&moto, &m.source_bucket).await;
     let lake = moto.s3(LAKE);
     for key in ["prod/_manifest.json", "prod/README.txt"] {
-        world::put(&lake, &m.destination_bucket, key, format!("placed by the Data Lake team: {key}\n").into_bytes()).await;
+        world::put(&lake, &m.destination_bucket, key, format!("placed by the Data Lake team: {key}\n").into_bytes())
+            .await;
     }
 
     std::fs::write(

@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod events;
+pub mod evidence;
 pub mod lister;
 pub mod runner;
 pub mod session;

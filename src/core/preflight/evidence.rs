@@ -1,0 +1,148 @@
+//! What the preflight knows, as plain data: the documents and settings gathered from both
+//! accounts (or supplied as files), and for everything that could not be read, why.
+
+use serde::Serialize;
+
+/// One gathered fact: read, known to be absent, or unreadable (and then its check is `unknown`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "value")]
+pub enum Fetched<T> {
+    Got(T),
+    /// Read, and there is none (no bucket policy, no default encryption, ...).
+    Absent,
+    Unreadable(String),
+}
+
+impl<T> Fetched<T> {
+    pub fn got(&self) -> Option<&T> {
+        match self {
+            Fetched::Got(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn unreadable(&self) -> Option<&str> {
+        match self {
+            Fetched::Unreadable(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+/// A policy document as text, with where it came from (for explanations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedPolicy {
+    /// "inline:read-source", "managed:arn:aws:iam::...:policy/x", "file:dl-bucket.json", ...
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalEvidence {
+    pub account: String,
+    /// As STS reports it: a role session, a user, or root.
+    pub arn: String,
+    /// The role ARN with its path, when the principal is a role session.
+    pub role_arn: Option<String>,
+    pub role: Fetched<RoleEvidence>,
+    /// Inline and attached identity policies.
+    pub identity_policies: Fetched<Vec<NamedPolicy>>,
+    pub boundary: Option<Fetched<NamedPolicy>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleEvidence {
+    pub name: String,
+    pub max_session_secs: u64,
+    pub boundary_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Encryption {
+    SseS3,
+    SseKms { key_id: String, bucket_key: bool },
+    Other(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Ownership {
+    BucketOwnerEnforced,
+    BucketOwnerPreferred,
+    ObjectWriter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyEvidence {
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    /// "AWS" for AWS managed keys (aws/s3), "CUSTOMER" otherwise.
+    pub manager: String,
+    pub enabled: bool,
+    pub symmetric: bool,
+    pub policy: Fetched<NamedPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketEvidence {
+    pub bucket: String,
+    pub prefix: String,
+    /// The account that owns the bucket, when known.
+    pub account: Option<String>,
+    pub exists: Fetched<()>,
+    pub region: Fetched<String>,
+    pub policy: Fetched<NamedPolicy>,
+    pub encryption: Fetched<Encryption>,
+    pub ownership: Fetched<Ownership>,
+    /// RestrictPublicBuckets from the bucket's public access block.
+    pub restrict_public_buckets: Fetched<bool>,
+    /// GetBucketPolicyStatus: whether AWS considers the bucket policy public.
+    pub policy_is_public: Fetched<bool>,
+    pub requester_pays: Fetched<bool>,
+}
+
+impl BucketEvidence {
+    pub fn unknown(bucket: &str, prefix: &str, why: &str) -> BucketEvidence {
+        fn u<T>(why: &str) -> Fetched<T> {
+            Fetched::Unreadable(why.to_string())
+        }
+        BucketEvidence {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            account: None,
+            exists: u(why),
+            region: u(why),
+            policy: u(why),
+            encryption: u(why),
+            ownership: u(why),
+            restrict_public_buckets: u(why),
+            policy_is_public: u(why),
+            requester_pays: u(why),
+        }
+    }
+}
+
+/// What the run will do, as far as the checks care.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunShape {
+    pub copies_tags: bool,
+    pub multipart_planned: bool,
+    /// The ACL header the copier sends, if any ("bucket-owner-full-control").
+    pub acl: Option<String>,
+    /// Estimated run time, when a plan exists.
+    pub estimated_secs: Option<u64>,
+}
+
+/// Everything gathered for one preflight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub principal: Fetched<PrincipalEvidence>,
+    pub credentials: Option<crate::core::credentials::CredentialLifetime>,
+    pub source: BucketEvidence,
+    /// The source objects' KMS key, when they use SSE-KMS (from default encryption or a sample).
+    pub source_key: Option<Fetched<KeyEvidence>>,
+    pub destination: BucketEvidence,
+    pub destination_key_arn: Option<String>,
+    pub destination_key: Option<Fetched<KeyEvidence>>,
+    pub run: RunShape,
+}

@@ -1,0 +1,3 @@
+//! The preflight: evidence in, checks with stable ids and a verdict out.
+
+pub mod evidence;
