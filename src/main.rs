@@ -28,6 +28,9 @@ enum Cmd {
     Ls(cli::ls::LsArgs),
     /// Show each side's account, principal, Region and credential lifetime.
     Whoami(cli::whoami::WhoamiArgs),
+    /// Explain whether AWS would allow one request under the given policies, and the fix if not.
+    /// Works offline on policy files. Exit: 0 allow, 1 deny, 3 unknown, 2 usage or input error.
+    Explain(cli::explain::ExplainArgs),
 }
 
 /// Exit codes shared by the headless commands.
@@ -44,12 +47,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
+    if let Some(Cmd::Explain(explain)) = &args.command {
+        let code = cli::explain::run(explain).emit();
+        return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILED));
+    }
     let config = match load_config(&args) {
         Ok(c) => c,
         Err(msg) => return fail(EXIT_USAGE, &msg),
     };
     match &args.command {
-        None => {
+        None | Some(Cmd::Explain(_)) => {
             if !std::io::stdout().is_terminal() {
                 return fail(
                     EXIT_USAGE,

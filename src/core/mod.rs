@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod listing;
+pub mod policy;
 pub mod preflight;
 pub mod s3url;
 pub mod side;

@@ -1,3 +1,4 @@
 //! The preflight: evidence in, checks with stable ids and a verdict out.
 
+pub mod checks;
 pub mod evidence;
