@@ -28,6 +28,9 @@ enum Cmd {
     Ls(cli::ls::LsArgs),
     /// Show each side's account, principal, Region and credential lifetime.
     Whoami(cli::whoami::WhoamiArgs),
+    /// Check every permission step on both sides before copying; explain failures and print fixes.
+    /// Exit: 0 ready, 1 blocked, 3 unknown, 2 usage or configuration error.
+    Preflight(cli::preflight::PreflightArgs),
     /// Explain whether AWS would allow one request under the given policies, and the fix if not.
     /// Works offline on policy files. Exit: 0 allow, 1 deny, 3 unknown, 2 usage or input error.
     Explain(cli::explain::ExplainArgs),
@@ -73,6 +76,13 @@ async fn run(args: Args) -> ExitCode {
             Ok(false) => ExitCode::from(EXIT_FAILED),
             Err(e) => fail(EXIT_FAILED, &format!("writing output failed: {e}")),
         },
+        Some(Cmd::Preflight(p)) => {
+            let report = cli::preflight::report(&config, p).await;
+            if let Err(e) = cli::preflight::write(&report, p.json, &mut std::io::stdout().lock()) {
+                return fail(EXIT_FAILED, &format!("writing output failed: {e}"));
+            }
+            ExitCode::from(cli::preflight::exit_code(&report))
+        }
         Some(Cmd::Ls(ls)) => {
             let mut out = std::io::stdout().lock();
             match cli::ls::run(&config, ls, &mut out).await {

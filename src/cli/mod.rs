@@ -2,4 +2,5 @@
 
 pub mod explain;
 pub mod ls;
+pub mod preflight;
 pub mod whoami;

@@ -22,6 +22,54 @@ pub struct SuppliedPolicies {
     pub destination_key: Option<PathBuf>,
 }
 
+/// Gathers with whatever sessions exist. Without a source session (the principal did not resolve)
+/// the destination is still read with its own or audit credentials.
+pub async fn gather_all(
+    config: &Config,
+    source: Result<&Session, String>,
+    reader: Option<&Session>,
+    supplied: &SuppliedPolicies,
+    run: RunShape,
+) -> Evidence {
+    let mut ev = match source {
+        Ok(s) => gather(config, s, reader, supplied, run).await,
+        Err(why) => {
+            let mut destination = match reader {
+                Some(r) => {
+                    bucket(r, &config.destination.bucket, &config.destination.prefix, Some(&r.info.identity.account))
+                        .await
+                }
+                None => BucketEvidence::unknown(&config.destination.bucket, &config.destination.prefix, &why),
+            };
+            if let Some(path) = &supplied.destination_bucket {
+                destination.policy = read_file(path);
+            }
+            let destination_key = match (&config.destination.kms_key_arn, reader) {
+                (Some(arn), Some(r)) => Some(key(r, arn, true).await),
+                (Some(_), None) => Some(Fetched::Unreadable(why.clone())),
+                (None, _) => None,
+            };
+            let destination_key_policy = destination_key_policy(destination_key.as_ref(), reader.is_some(), supplied);
+            Evidence {
+                principal: Fetched::Unreadable(why.clone()),
+                credentials: None,
+                source: BucketEvidence::unknown(&config.source.bucket, &config.source.prefix, &why),
+                source_key: None,
+                destination,
+                destination_key_arn: config.destination.kms_key_arn.clone(),
+                destination_key,
+                destination_key_policy,
+                run,
+            }
+        }
+    };
+    // The copier sends bucket-owner-full-control exactly when the bucket prefers it.
+    if ev.destination.ownership.got() == Some(&Ownership::BucketOwnerPreferred) {
+        ev.run.acl = Some("bucket-owner-full-control".to_string());
+    }
+    ev
+}
+
 /// `source` is the transfer principal's session; `reader` reads the destination account's own
 /// settings (destination or audit credentials) when the config gives any.
 pub async fn gather(
@@ -45,8 +93,12 @@ pub async fn gather(
             let mut b =
                 bucket(source, &config.destination.bucket, &config.destination.prefix, dst_account.as_deref()).await;
             if dst_account.as_deref() != Some(source.info.identity.account.as_str()) {
-                let why = "only the bucket owner's account can read this: add [destination.audit] credentials or pass the document as a file";
-                b.policy = b.policy.or_unreadable(why);
+                // AWS answers GetBucketPolicy with 405 to every other account, whatever the
+                // policy says; say so rather than ask (an emulator might answer).
+                b.policy = Fetched::Unreadable(
+                    "GetBucketPolicy is answered only to the bucket owner's account (405): add [destination.audit] credentials or pass --dst-bucket-policy FILE".into(),
+                );
+                let why = "not readable with the source identity: add [destination.audit] credentials";
                 b.ownership = b.ownership.or_unreadable(why);
                 b.restrict_public_buckets = b.restrict_public_buckets.or_unreadable(why);
                 b.policy_is_public = b.policy_is_public.or_unreadable(why);
@@ -58,25 +110,10 @@ pub async fn gather(
         destination.policy = read_file(path);
     }
     let destination_key = match &config.destination.kms_key_arn {
-        Some(arn) => {
-            let mut k = key(reader.unwrap_or(source), arn, true).await;
-            if let (Fetched::Got(_) | Fetched::Unreadable(_), None) = (&k, reader) {
-                // Key policies are not readable across accounts, whatever the key policy says.
-                if let Fetched::Got(ev) = &mut k
-                    && ev.account != source.info.identity.account
-                {
-                    ev.policy = Fetched::Unreadable(
-                        "kms:GetKeyPolicy only works inside the key's account: add [destination.audit] credentials or pass --dst-key-policy FILE".into(),
-                    );
-                }
-            }
-            if let (Some(path), Fetched::Got(ev)) = (&supplied.destination_key, &mut k) {
-                ev.policy = read_file(path);
-            }
-            Some(k)
-        }
+        Some(arn) => Some(key(reader.unwrap_or(source), arn, reader.is_some()).await),
         None => None,
     };
+    let destination_key_policy = destination_key_policy(destination_key.as_ref(), reader.is_some(), supplied);
     Evidence {
         principal,
         credentials: Some(source.info.lifetime.clone()),
@@ -85,8 +122,29 @@ pub async fn gather(
         destination,
         destination_key_arn: config.destination.kms_key_arn.clone(),
         destination_key,
+        destination_key_policy,
         run,
     }
+}
+
+/// The destination key policy: from a file when supplied, else as read with the destination's
+/// own or audit credentials. kms:GetKeyPolicy does not work across accounts.
+fn destination_key_policy(
+    key: Option<&Fetched<KeyEvidence>>,
+    read_in_account: bool,
+    supplied: &SuppliedPolicies,
+) -> Option<Fetched<NamedPolicy>> {
+    if let Some(path) = &supplied.destination_key {
+        return Some(read_file(path));
+    }
+    let key = key?;
+    Some(match (key, read_in_account) {
+        (Fetched::Got(k), true) => k.policy.clone(),
+        (Fetched::Unreadable(why), true) => Fetched::Unreadable(why.clone()),
+        _ => Fetched::Unreadable(
+            "kms:GetKeyPolicy only works inside the key's account: add [destination.audit] credentials or pass --dst-key-policy FILE".into(),
+        ),
+    })
 }
 
 impl<T> Fetched<T> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Keys, LAKE, Moto, PROD, REGION};
 
 /// The eight steps of the seed story. `true` = done.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Steps {
     /// 1. a transfer role in the Production account
     pub role: bool,
@@ -29,6 +29,8 @@ pub struct Steps {
     pub role_writes_destination: bool,
     /// 8. the role's own policy allows using the Data Lake key
     pub role_uses_key: bool,
+    /// The Data Lake bucket's Object Ownership (AWS's default since 2023 is BucketOwnerEnforced).
+    pub ownership: aws_sdk_s3::types::ObjectOwnership,
 }
 
 impl Steps {
@@ -41,6 +43,7 @@ impl Steps {
         key_policy_allows_role: true,
         role_writes_destination: true,
         role_uses_key: true,
+        ownership: aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced,
     };
 }
 
@@ -136,16 +139,18 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
     let dst_arn = format!("arn:aws:s3:::{}", names.destination);
 
     create_bucket(&prod_s3, names.source).await;
-    let operator = create_user(
-        &prod_iam,
-        names.operator,
-        &policy(json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}])),
-    )
-    .await;
+    // Without the role (step 1 left out) the operator has no role to assume. moto would let it
+    // assume a role that does not exist; AWS would not, so grant nothing then.
+    let assume = if steps.role {
+        json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}])
+    } else {
+        json!([{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}])
+    };
+    let operator = create_user(&prod_iam, names.operator, &policy(assume)).await;
     let auditor = create_user(
         &lake_iam,
         names.auditor,
-        &policy(json!([{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"}])),
+        &policy(json!([{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "s3:HeadBucket", "kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"}])),
     )
     .await;
 
@@ -174,6 +179,17 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
         if steps.destination_encryption {
             default_encryption(&lake_s3, names.destination, &key_arn).await;
         }
+        let rule = aws_sdk_s3::types::OwnershipControlsRule::builder()
+            .object_ownership(steps.ownership.clone())
+            .build()
+            .expect("rule");
+        lake_s3
+            .put_bucket_ownership_controls()
+            .bucket(names.destination)
+            .ownership_controls(aws_sdk_s3::types::OwnershipControls::builder().rules(rule).build().expect("controls"))
+            .send()
+            .await
+            .expect("put ownership controls");
         let mut statements = vec![json!({
             "Sid": "AuditorsRead",
             "Effect": "Allow",
@@ -218,11 +234,16 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
             .send()
             .await
             .expect("create role");
+        // What s3ferry's preflight reads about the role itself and the buckets: independent of
+        // the eight steps, so leaving out one step changes exactly one check. s3:HeadBucket is
+        // moto's name for HEAD on a bucket (AWS checks s3:ListBucket there).
         let mut read = vec![
-            json!({"Sid": "Browse", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "Resource": "*"}),
+            json!({"Sid": "Browse", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:HeadBucket"], "Resource": "*"}),
+            json!({"Sid": "InspectSelf", "Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"}),
+            json!({"Sid": "InspectBuckets", "Effect": "Allow", "Action": ["s3:GetBucketPolicy", "s3:GetBucketPolicyStatus", "s3:GetEncryptionConfiguration", "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:GetBucketRequestPayment"], "Resource": [src_arn.clone(), dst_arn.clone()]}),
         ];
         if steps.role_reads_source {
-            read.push(json!({"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectTagging", "s3:GetBucketPolicy", "s3:GetEncryptionConfiguration"], "Resource": [src_arn, format!("{src_arn}/*")]}));
+            read.push(json!({"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectTagging"], "Resource": [src_arn, format!("{src_arn}/*")]}));
         }
         prod_iam
             .put_role_policy()

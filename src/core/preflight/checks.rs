@@ -61,7 +61,9 @@ pub struct Check {
     pub status: Status,
     pub summary: String,
     pub detail: Vec<String>,
+    /// The first fix (the JSON contract's `fix`); `fixes` has every account's when both sides lack.
     pub fix: Option<FixOut>,
+    pub fixes: Vec<FixOut>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,7 +101,7 @@ pub fn run(ev: &Evidence, now: SystemTime) -> Report {
         destination_key_policy(&ctx),
         source_policy_write(&ctx),
         source_policy_key(&ctx),
-        destination_ownership(ev),
+        destination_ownership(ev, &ctx),
         destination_public_access(ev),
         credentials_lifetime(ev, now),
     ];
@@ -115,7 +117,7 @@ pub fn run(ev: &Evidence, now: SystemTime) -> Report {
 }
 
 fn check(id: &'static str, side: &'static str, status: Status, summary: impl Into<String>) -> Check {
-    Check { id, side, status, summary: summary.into(), detail: Vec::new(), fix: None }
+    Check { id, side, status, summary: summary.into(), detail: Vec::new(), fix: None, fixes: Vec::new() }
 }
 
 impl Check {
@@ -125,8 +127,28 @@ impl Check {
     }
 }
 
+/// Why a policy cannot be used: it could not be read (the check is unknown), or it was read and
+/// is not a valid document (the check fails: AWS would reject it too).
+#[derive(Debug, Clone)]
+enum Problem {
+    Unreadable(String),
+    Malformed(String),
+}
+
+impl Problem {
+    fn check(&self, id: &'static str, side: &'static str, what: &str) -> Check {
+        match self {
+            Problem::Unreadable(why) => {
+                check(id, side, Status::Unknown, format!("{what} could not be read")).with_detail([why.clone()])
+            }
+            Problem::Malformed(why) => check(id, side, Status::Fail, format!("{what} is not a valid policy"))
+                .with_detail([why.clone(), "fix the document: AWS rejects or ignores invalid policies".to_string()]),
+        }
+    }
+}
+
 /// A key and its parsed key policy (or why the policy cannot be used).
-type KeyWithPolicy = (KeyEvidence, Result<LabelledPolicy, String>);
+type KeyWithPolicy = (KeyEvidence, Result<LabelledPolicy, Problem>);
 
 /// Parsed policies and the request shape shared by the permission checks.
 struct Ctx {
@@ -134,14 +156,16 @@ struct Ctx {
     /// Why the principal's own policies cannot be judged, if they cannot.
     identity_unknown: Option<String>,
     identity: Vec<LabelledPolicy>,
-    source_bucket: Result<Option<LabelledPolicy>, String>,
-    destination_bucket: Result<Option<LabelledPolicy>, String>,
-    destination_key: Option<KeyWithPolicy>,
+    source_bucket: Result<Option<LabelledPolicy>, Problem>,
+    destination_bucket: Result<Option<LabelledPolicy>, Problem>,
+    /// The configured key's account and its policy.
+    destination_key: Option<(String, Result<LabelledPolicy, Problem>)>,
     source_key: Option<Result<KeyWithPolicy, String>>,
     /// Set when the destination bucket is missing: later checks defer to destination.bucket.
     destination_missing: bool,
     src_bucket: String,
     src_prefix: String,
+    src_account: String,
     dst_bucket: String,
     dst_prefix: String,
     dst_account: Option<String>,
@@ -200,15 +224,15 @@ impl Ctx {
             .clone()
             .or_else(|| ev.destination_key.as_ref().and_then(|k| k.got()).map(|k| k.account.clone()));
         let bucket_policy = |b: &Fetched<NamedPolicy>, account: &str| match b {
-            Fetched::Got(d) => labelled(d, PolicyKind::Bucket, account).map(Some),
+            Fetched::Got(d) => labelled(d, PolicyKind::Bucket, account).map(Some).map_err(Problem::Malformed),
             Fetched::Absent => Ok(None),
-            Fetched::Unreadable(why) => Err(why.clone()),
+            Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
         };
         let key_of = |k: &KeyEvidence| {
             let policy = match &k.policy {
-                Fetched::Got(d) => labelled(d, PolicyKind::Key, &k.account),
-                Fetched::Absent => Err("the key has no key policy".to_string()),
-                Fetched::Unreadable(why) => Err(why.clone()),
+                Fetched::Got(d) => labelled(d, PolicyKind::Key, &k.account).map_err(Problem::Malformed),
+                Fetched::Absent => Err(Problem::Unreadable("the key has no key policy".to_string())),
+                Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
             };
             (k.clone(), policy)
         };
@@ -218,13 +242,22 @@ impl Ctx {
             identity,
             source_bucket: bucket_policy(&ev.source.policy, &src_account),
             destination_bucket: bucket_policy(&ev.destination.policy, dst_account.as_deref().unwrap_or_default()),
-            destination_key: ev.destination_key.as_ref().and_then(|k| k.got()).map(key_of),
+            destination_key: ev.destination_key_arn.as_ref().map(|arn| {
+                let account = arn.split(':').nth(4).unwrap_or_default().to_string();
+                let policy = match &ev.destination_key_policy {
+                    Some(Fetched::Got(d)) => labelled(d, PolicyKind::Key, &account).map_err(Problem::Malformed),
+                    Some(Fetched::Unreadable(why)) => Err(Problem::Unreadable(why.clone())),
+                    Some(Fetched::Absent) | None => Err(Problem::Unreadable("the key policy was not read".into())),
+                };
+                (account, policy)
+            }),
             source_key: ev.source_key.as_ref().map(|k| match k {
                 Fetched::Got(k) => Ok(key_of(k)),
                 Fetched::Absent => Err("no key".to_string()),
                 Fetched::Unreadable(why) => Err(why.clone()),
             }),
             destination_missing: matches!(ev.destination.exists, Fetched::Absent),
+            src_account: src_account.clone(),
             src_bucket: ev.source.bucket.clone(),
             src_prefix: ev.source.prefix.clone(),
             dst_bucket: ev.destination.bucket.clone(),
@@ -277,9 +310,8 @@ impl Ctx {
         if self.copies_tags {
             a.push("s3:PutObjectTagging");
         }
-        if self.acl.is_some() {
-            a.push("s3:PutObjectAcl");
-        }
+        // s3:PutObjectAcl is judged once, by destination.ownership, so one missing grant is not
+        // reported three times.
         a
     }
 
@@ -339,7 +371,8 @@ fn judge(id: &'static str, side: &'static str, what: &str, evaluations: Vec<Eval
     let summary =
         if explicit { format!("{what}: explicitly denied") } else { format!("{what}: no statement allows it") };
     let mut c = check(id, side, Status::Fail, summary).with_detail(dedup(detail));
-    c.fix = fixes.first().map(FixOut::from);
+    c.fixes = fixes.iter().map(FixOut::from).collect();
+    c.fix = c.fixes.first().cloned();
     c
 }
 
@@ -400,27 +433,32 @@ fn source_read(ctx: &Ctx) -> Check {
     }
     let bucket_policy = match &ctx.source_bucket {
         Ok(p) => p.clone(),
-        Err(why) => {
-            return check(id, side, Status::Unknown, "the source bucket policy could not be read")
-                .with_detail([why.clone()]);
-        }
+        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.src_bucket)),
     };
     let mut policies = ctx.identity.clone();
     policies.extend(bucket_policy);
     let bucket_arn = format!("arn:aws:s3:::{}", ctx.src_bucket);
     let objects = format!("{bucket_arn}/{}*", ctx.src_prefix);
-    let mut requests = ctx.requests(&["s3:ListBucket"], &bucket_arn, "", None);
+    let mut requests = ctx.requests(&["s3:ListBucket"], &bucket_arn, &ctx.src_account, None);
     let mut object_actions = vec!["s3:GetObject"];
     if ctx.copies_tags {
         object_actions.push("s3:GetObjectTagging");
     }
-    requests.extend(ctx.requests(&object_actions, &objects, "", None));
+    requests.extend(ctx.requests(&object_actions, &objects, &ctx.src_account, None));
     let evals = requests.iter().map(|r| evaluate(r, &policies)).collect();
     judge(id, side, &format!("reading s3://{}/{}", ctx.src_bucket, ctx.src_prefix), evals)
 }
 
 fn source_key(ctx: &Ctx) -> Check {
     let (id, side) = ("source.key", "source");
+    if ctx.principal.is_none() {
+        return check(
+            id,
+            side,
+            Status::Unknown,
+            "the source objects' encryption is unknown: the transfer principal did not resolve",
+        );
+    }
     let Some(key) = &ctx.source_key else {
         return check(id, side, Status::Pass, "not needed: the source objects are not encrypted with SSE-KMS");
     };
@@ -436,10 +474,7 @@ fn source_key(ctx: &Ctx) -> Check {
     }
     let policy = match policy {
         Ok(p) => p.clone(),
-        Err(why) => {
-            return check(id, side, Status::Unknown, format!("the key policy of {} could not be read", key.arn))
-                .with_detail([why.clone()]);
-        }
+        Err(problem) => return problem.check(id, side, &format!("the key policy of {}", key.arn)),
     };
     let mut policies = ctx.identity.clone();
     policies.push(policy);
@@ -600,15 +635,7 @@ fn destination_bucket_policy(ctx: &Ctx) -> Check {
     }
     let bucket_policy = match &ctx.destination_bucket {
         Ok(p) => p.clone(),
-        Err(why) => {
-            return check(
-                id,
-                side,
-                Status::Unknown,
-                format!("the bucket policy of {} could not be read", ctx.dst_bucket),
-            )
-            .with_detail([why.clone()]);
-        }
+        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.dst_bucket)),
     };
     let mut policies = vec![stand_in(PolicyKind::Identity, "", &principal.account)];
     policies.extend(bucket_policy);
@@ -632,34 +659,28 @@ fn destination_key_policy(ctx: &Ctx) -> Check {
     let Some(arn) = &ctx.key_arn else {
         return check(id, side, Status::Pass, "not needed: no destination KMS key is configured");
     };
-    let Some((key, policy)) = &ctx.destination_key else {
-        return check(id, side, Status::Unknown, format!("the key {arn} could not be described"));
+    let Some((key_account, policy)) = &ctx.destination_key else {
+        return check(id, side, Status::Unknown, format!("the key {arn} is unknown"));
     };
     let Some(principal) = &ctx.principal else {
         return check(id, side, Status::Unknown, "the transfer principal is unknown");
     };
     let policy = match policy {
         Ok(p) => p.clone(),
-        Err(why) => {
-            return check(id, side, Status::Unknown, format!("the key policy of {arn} could not be read"))
-                .with_detail([why.clone()]);
-        }
+        Err(problem) => return problem.check(id, side, &format!("the key policy of {arn}")),
     };
     let policies = vec![stand_in(PolicyKind::Identity, "", &principal.account), policy];
-    let region = ctx.dst_region.clone().unwrap_or_else(|| key.region.clone());
+    let key_region = arn.split(':').nth(3).unwrap_or_default().to_string();
+    let region = ctx.dst_region.clone().unwrap_or(key_region);
     let evals = ctx
-        .requests(&ctx.key_actions(), arn, &key.account, Some(&region))
+        .requests(&ctx.key_actions(), arn, key_account, Some(&region))
         .iter()
         .map(|r| evaluate(r, &policies))
         .collect();
     judge(
         id,
         side,
-        &format!(
-            "the key policy of {arn} (account {}) letting {} use the key",
-            key.account,
-            ctx.principal_for_policy()
-        ),
+        &format!("the key policy of {arn} (account {key_account}) letting {} use the key", ctx.principal_for_policy()),
         evals,
     )
 }
@@ -703,7 +724,7 @@ fn source_policy_key(ctx: &Ctx) -> Check {
     judge(id, side, &format!("the principal's own policies allowing use of {arn}"), evals)
 }
 
-fn destination_ownership(ev: &Evidence) -> Check {
+fn destination_ownership(ev: &Evidence, ctx: &Ctx) -> Check {
     let (id, side) = ("destination.ownership", "destination");
     let b = &ev.destination;
     if matches!(b.exists, Fetched::Absent) {
@@ -714,7 +735,7 @@ fn destination_ownership(ev: &Evidence) -> Check {
             check(id, side, Status::Pass, "BucketOwnerEnforced: the Data Lake owns every copy; no ACL is sent")
         }
         Fetched::Got(Ownership::BucketOwnerPreferred) => match ev.run.acl.as_deref() {
-            Some("bucket-owner-full-control") => check(id, side, Status::Pass, "BucketOwnerPreferred: copies are sent with bucket-owner-full-control (see the policy checks for s3:PutObjectAcl)"),
+            Some("bucket-owner-full-control") => acl_allowed(ctx),
             _ => check(id, side, Status::Fail, "BucketOwnerPreferred, but copies would be sent without bucket-owner-full-control")
                 .with_detail(["without that ACL the source account would own the copies".to_string()]),
         },
@@ -730,6 +751,32 @@ fn destination_ownership(ev: &Evidence) -> Check {
         )]),
         Fetched::Unreadable(why) => check(id, side, Status::Unknown, "Object Ownership could not be read").with_detail([why.clone()]),
     }
+}
+
+/// BucketOwnerPreferred: the copier sends bucket-owner-full-control, which needs s3:PutObjectAcl
+/// from both the principal's policies and (cross-account) the bucket policy.
+fn acl_allowed(ctx: &Ctx) -> Check {
+    let (id, side) = ("destination.ownership", "destination");
+    if let Some(c) = identity_guard(ctx, id, side) {
+        return c;
+    }
+    let bucket_policy = match &ctx.destination_bucket {
+        Ok(p) => p.clone(),
+        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.dst_bucket)),
+    };
+    let mut policies = ctx.identity.clone();
+    policies.extend(bucket_policy);
+    let account = ctx.dst_account.clone().unwrap_or_default();
+    let resource = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
+    let evals =
+        ctx.requests(&["s3:PutObjectAcl"], &resource, &account, None).iter().map(|r| evaluate(r, &policies)).collect();
+    let mut c = judge(id, side, "BucketOwnerPreferred: sending bucket-owner-full-control (s3:PutObjectAcl)", evals);
+    if c.status == Status::Pass {
+        c.summary =
+            "BucketOwnerPreferred: copies are sent with bucket-owner-full-control, and s3:PutObjectAcl is allowed"
+                .into();
+    }
+    c
 }
 
 fn destination_public_access(ev: &Evidence) -> Check {

@@ -144,5 +144,8 @@ pub struct Evidence {
     pub destination: BucketEvidence,
     pub destination_key_arn: Option<String>,
     pub destination_key: Option<Fetched<KeyEvidence>>,
+    /// The destination key's policy, read in its account or supplied as a file; kept apart from
+    /// `destination_key` because DescribeKey and GetKeyPolicy need different credentials.
+    pub destination_key_policy: Option<Fetched<NamedPolicy>>,
     pub run: RunShape,
 }

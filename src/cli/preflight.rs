@@ -1,0 +1,141 @@
+//! `s3ferry preflight`: will this run work? Every check on both sides, each failure explained,
+//! with the statement that fixes it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::config::Config;
+use crate::core::preflight::checks::{self, Check, Report, Status, Verdict};
+use crate::core::preflight::evidence::RunShape;
+use crate::engine::evidence::{SuppliedPolicies, gather_all};
+use crate::engine::session::Session;
+
+pub const EXIT_READY: u8 = 0;
+pub const EXIT_BLOCKED: u8 = 1;
+pub const EXIT_UNKNOWN: u8 = 3;
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PreflightArgs {
+    /// {"verdict","principal","checks":[{"id","side","status","summary","detail","fix"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// The destination bucket policy as a JSON file, when no destination credentials can read it.
+    #[arg(long, value_name = "FILE")]
+    pub dst_bucket_policy: Option<PathBuf>,
+    /// The destination key policy as a JSON file, when no destination credentials can read it.
+    #[arg(long, value_name = "FILE")]
+    pub dst_key_policy: Option<PathBuf>,
+    /// Check kms:Decrypt on the destination key too (needed when objects are copied in parts).
+    #[arg(long)]
+    pub multipart: bool,
+}
+
+/// Connects, gathers evidence and runs the checks. Connection failures become check results.
+pub async fn report(config: &Config, args: &PreflightArgs) -> Report {
+    // The destination's own credentials, else its audit credentials: never the source identity,
+    // which cannot read another account's policies.
+    let reader_access = match config.destination_writer() {
+        Some(w) => Some((w, "destination credentials")),
+        None => config.destination.audit.as_ref().map(|_| config.destination_browser()),
+    };
+    let source_fut = Session::connect(&config.source.access, "source credentials", Some(&config.source.bucket));
+    let reader_fut = async {
+        match &reader_access {
+            Some((access, via)) => Some(Session::connect(access, via, Some(&config.destination.bucket)).await),
+            None => None,
+        }
+    };
+    let (source, reader) = tokio::join!(source_fut, reader_fut);
+    let mut reader_error = None;
+    let reader = match reader {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            reader_error = Some(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let supplied = SuppliedPolicies {
+        destination_bucket: args.dst_bucket_policy.clone(),
+        destination_key: args.dst_key_policy.clone(),
+    };
+    let run = RunShape { copies_tags: true, multipart_planned: args.multipart, acl: None, estimated_secs: None };
+    let source = source.as_ref().map_err(|e| e.to_string());
+    let evidence = gather_all(config, source, reader.as_ref(), &supplied, run).await;
+    let mut report = checks::run(&evidence, SystemTime::now());
+    if let Some(e) = reader_error {
+        for c in report.checks.iter_mut().filter(|c| c.side == "destination" && c.status == Status::Unknown) {
+            c.detail.push(format!("the destination credentials failed: {e}"));
+        }
+    }
+    report
+}
+
+pub fn exit_code(report: &Report) -> u8 {
+    match report.verdict {
+        Verdict::Ready => EXIT_READY,
+        Verdict::Blocked => EXIT_BLOCKED,
+        Verdict::Unknown => EXIT_UNKNOWN,
+    }
+}
+
+pub fn write(report: &Report, json: bool, out: &mut impl Write) -> std::io::Result<()> {
+    if json {
+        return writeln!(out, "{}", serde_json::to_string_pretty(report).unwrap_or_default());
+    }
+    writeln!(
+        out,
+        "Preflight as {}",
+        if report.principal.is_empty() { "(unresolved principal)" } else { &report.principal }
+    )?;
+    for (side, title) in
+        [("source", "Source account"), ("destination", "Destination account"), ("credentials", "Credentials")]
+    {
+        writeln!(out, "\n{title}")?;
+        for c in report.checks.iter().filter(|c| c.side == side) {
+            write_check(c, out)?;
+        }
+    }
+    let count = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
+    let verdict = match report.verdict {
+        Verdict::Ready => "READY",
+        Verdict::Blocked => "BLOCKED",
+        Verdict::Unknown => "UNKNOWN",
+    };
+    writeln!(
+        out,
+        "\nVerdict: {verdict} ({} pass, {} fail, {} warn, {} unknown)",
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Warn),
+        count(Status::Unknown)
+    )
+}
+
+fn write_check(c: &Check, out: &mut impl Write) -> std::io::Result<()> {
+    let mark = match c.status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Warn => "WARN",
+        Status::Unknown => "  ? ",
+    };
+    writeln!(out, "  {mark}  {:<26} {}", c.id, c.summary)?;
+    if c.status == Status::Pass {
+        return Ok(());
+    }
+    for d in &c.detail {
+        writeln!(out, "        {d}")?;
+    }
+    if let Some(fix) = &c.fix {
+        writeln!(out, "        Fix: in account {}, add to {}:", fix.account, fix.target)?;
+        for line in fix.json.lines() {
+            writeln!(out, "          {line}")?;
+        }
+        writeln!(out, "        Terraform:")?;
+        for line in fix.terraform.lines() {
+            writeln!(out, "          {line}")?;
+        }
+    }
+    Ok(())
+}

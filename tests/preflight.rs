@@ -1,0 +1,322 @@
+//! The preflight against real accounts on the emulator: each of the seed's eight steps left out
+//! in turn fails exactly its check; the all-good migration is ready.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+use support::world::{self, Migration, Names, Steps};
+use support::{Workspace, moto, unique};
+
+struct Outcome {
+    code: i32,
+    report: Value,
+    text: String,
+}
+
+impl Outcome {
+    fn statuses(&self) -> BTreeMap<String, String> {
+        self.report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    fn check(&self, id: &str) -> &Value {
+        self.report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()
+    }
+}
+
+async fn scenario(steps: Steps) -> (Migration, Workspace, String) {
+    let (src, dst, role, op, aud) =
+        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
+    let names = Names {
+        source: &src,
+        destination: &dst,
+        destination_prefix: "prod/",
+        role: &role,
+        operator: &op,
+        auditor: &aud,
+    };
+    let m = world::build(moto(), names, steps).await;
+    world::put(&moto().s3(support::PROD), &src, "exports/a.csv", b"a,b\n1,2\n".to_vec()).await;
+    let mut ws = Workspace::new();
+    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let config = ws.write("migration.toml", &m.config_toml(&moto().endpoint, "")).display().to_string();
+    (m, ws, config)
+}
+
+fn preflight(ws: &Workspace, config: &str, extra: &[&str]) -> Outcome {
+    let run = |json: bool| {
+        let mut args = vec!["preflight", "--config", config];
+        if json {
+            args.push("--json");
+        }
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_s3ferry")).args(&args).env_clear().envs(ws.env()).output().unwrap()
+    };
+    let out = run(true);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    let text = String::from_utf8_lossy(&run(false).stdout).into_owned();
+    Outcome { code: out.status.code().unwrap_or(-1), report, text }
+}
+
+/// Asserts the report: `fail` fails, `unknown` are unknown, everything else passes.
+fn expect(o: &Outcome, fail: &[&str], unknown: &[&str]) {
+    for (id, status) in o.statuses() {
+        let want = if fail.contains(&id.as_str()) {
+            "fail"
+        } else if unknown.contains(&id.as_str()) {
+            "unknown"
+        } else {
+            "pass"
+        };
+        assert_eq!(status, want, "{id}\n{}", o.text);
+    }
+    assert_eq!(o.statuses().len(), 12, "every check reports");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_eight_steps_done_is_ready() {
+    let (m, ws, config) = scenario(Steps::ALL).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &[], &[]);
+    assert_eq!((o.code, o.report["verdict"].as_str()), (0, Some("ready")), "{}", o.text);
+    assert!(o.report["principal"].as_str().unwrap().contains("assumed-role"));
+    assert!(o.text.contains("Verdict: READY (12 pass, 0 fail, 0 warn, 0 unknown)"), "{}", o.text);
+    assert!(o.check("source.role")["detail"].to_string().contains(&m.role_arn));
+}
+
+// Step 1: no transfer role. Nothing can be judged for a principal that does not exist; the
+// destination's own settings still are.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_1_missing_role() {
+    let (_m, ws, config) = scenario(Steps { role: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(
+        &o,
+        &["source.role"],
+        &[
+            "source.read",
+            "source.key",
+            "source.policy.write",
+            "source.policy.key",
+            "destination.bucket_policy",
+            "destination.key_policy",
+            "credentials.lifetime",
+        ],
+    );
+    assert_eq!(o.code, 1);
+    assert!(o.check("source.role")["detail"].to_string().contains("assume"), "{}", o.text);
+}
+
+// Step 2: the role may not read the Production bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_2_role_cannot_read_source() {
+    let (m, ws, config) = scenario(Steps { role_reads_source: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["source.read"], &[]);
+    let fix = &o.check("source.read")["fix"];
+    assert_eq!(fix["account"], support::PROD);
+    let json: Value = serde_json::from_str(fix["json"].as_str().unwrap()).unwrap();
+    let text = json.to_string();
+    assert!(text.contains("s3:ListBucket") && text.contains("s3:GetObject"), "{text}");
+    assert!(text.contains(&format!("arn:aws:s3:::{}", m.source_bucket)), "{text}");
+}
+
+// Step 3: no Data Lake bucket: the checks about its settings defer to destination.bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_3_missing_destination_bucket() {
+    let (m, ws, config) = scenario(Steps { destination_bucket: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(
+        &o,
+        &["destination.bucket"],
+        &["destination.encryption", "destination.bucket_policy", "destination.ownership", "destination.public_access"],
+    );
+    assert!(o.check("destination.bucket")["summary"].as_str().unwrap().contains(&m.destination_bucket));
+    assert!(o.check("destination.ownership")["summary"].as_str().unwrap().contains("see destination.bucket"));
+}
+
+// Step 4: the Data Lake bucket has no default encryption with the configured key.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_4_no_default_encryption() {
+    let (_m, ws, config) = scenario(Steps { destination_encryption: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.encryption"], &[]);
+}
+
+// Step 5: the Data Lake bucket policy does not let the role write.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_5_bucket_policy_lacks_role() {
+    let (m, ws, config) = scenario(Steps { bucket_policy_allows_role: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.bucket_policy"], &[]);
+    let fix = &o.check("destination.bucket_policy")["fix"];
+    assert_eq!(fix["account"], support::LAKE);
+    let json: Value = serde_json::from_str(fix["json"].as_str().unwrap()).unwrap();
+    let st = &json["Statement"][0];
+    assert_eq!(st["Principal"]["AWS"], m.role_arn.as_str(), "{json}");
+    assert_eq!(st["Resource"][0], format!("arn:aws:s3:::{}/prod/*", m.destination_bucket), "{json}");
+    assert!(st["Action"].to_string().contains("s3:PutObject"));
+    assert!(fix["terraform"].as_str().unwrap().contains("aws_iam_policy_document"));
+    assert!(o.text.contains("Fix: in account 222222222222"), "{}", o.text);
+}
+
+// Step 6: the Data Lake key policy does not let the role use the key (the demo's missing step).
+#[tokio::test(flavor = "multi_thread")]
+async fn step_6_key_policy_lacks_role() {
+    let (m, ws, config) = scenario(Steps { key_policy_allows_role: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.key_policy"], &[]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.report["verdict"], "blocked");
+    let fix = &o.check("destination.key_policy")["fix"];
+    assert_eq!(fix["account"], support::LAKE);
+    let json: Value = serde_json::from_str(fix["json"].as_str().unwrap()).unwrap();
+    let st = &json["Statement"][0];
+    assert_eq!(st["Principal"]["AWS"], m.role_arn.as_str());
+    assert_eq!(st["Resource"][0], "*", "inside a key policy, * means the key itself");
+    let actions = st["Action"].to_string();
+    assert!(actions.contains("kms:GenerateDataKey") && actions.contains("kms:Encrypt"), "{actions}");
+    assert!(!actions.contains("kms:Decrypt"), "Decrypt only when multipart copies are planned: {actions}");
+    // With multipart copies planned, Decrypt is needed too.
+    let o = preflight(&ws, &config, &["--multipart"]);
+    let json = o.check("destination.key_policy")["fix"]["json"].as_str().unwrap().to_string();
+    assert!(json.contains("kms:Decrypt"), "{json}");
+}
+
+// Step 7: the role's own policies do not allow writing to the Data Lake bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_7_role_cannot_write_destination() {
+    let (m, ws, config) = scenario(Steps { role_writes_destination: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["source.policy.write"], &[]);
+    let fix = &o.check("source.policy.write")["fix"];
+    assert_eq!(fix["account"], support::PROD);
+    assert!(fix["json"].as_str().unwrap().contains(&format!("arn:aws:s3:::{}/prod/*", m.destination_bucket)));
+    assert!(!fix["json"].as_str().unwrap().contains("Principal"), "identity policies name no principal");
+}
+
+// Step 8: the role's own policies do not allow using the Data Lake key.
+#[tokio::test(flavor = "multi_thread")]
+async fn step_8_role_cannot_use_key() {
+    let (m, ws, config) = scenario(Steps { role_uses_key: false, ..Steps::ALL }).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["source.policy.key"], &[]);
+    let fix = &o.check("source.policy.key")["fix"];
+    assert_eq!(fix["account"], support::PROD);
+    assert!(fix["json"].as_str().unwrap().contains(&m.key_arn), "scoped to the key ARN");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_managed_key_is_a_failure_with_the_reason() {
+    let (m, ws, config) = scenario(Steps::ALL).await;
+    let rule = aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                .kms_master_key_id("alias/aws/s3")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    moto()
+        .s3(support::LAKE)
+        .put_bucket_encryption()
+        .bucket(&m.destination_bucket)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.encryption"], &[]);
+    let detail = o.check("destination.encryption")["detail"].to_string();
+    assert!(detail.contains("KMS.NotFoundException"), "{detail}");
+}
+
+async fn set_ownership(m: &Migration, mode: aws_sdk_s3::types::ObjectOwnership) {
+    let rule = aws_sdk_s3::types::OwnershipControlsRule::builder().object_ownership(mode).build().unwrap();
+    moto()
+        .s3(support::LAKE)
+        .put_bucket_ownership_controls()
+        .bucket(&m.destination_bucket)
+        .ownership_controls(aws_sdk_s3::types::OwnershipControls::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_ownership_mode() {
+    use aws_sdk_s3::types::ObjectOwnership;
+    let (m, ws, config) = scenario(Steps::ALL).await;
+    // BucketOwnerEnforced was covered by the all-good scenario. ObjectWriter: the Data Lake would
+    // not own the copies.
+    set_ownership(&m, ObjectOwnership::ObjectWriter).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.ownership"], &[]);
+    assert!(o.check("destination.ownership")["summary"].as_str().unwrap().contains("ObjectWriter"));
+    // BucketOwnerPreferred: copies carry bucket-owner-full-control, which needs s3:PutObjectAcl,
+    // granted on neither side: one check fails, with a fix for each account.
+    set_ownership(&m, ObjectOwnership::BucketOwnerPreferred).await;
+    let o = preflight(&ws, &config, &[]);
+    expect(&o, &["destination.ownership"], &[]);
+    let fixes = o.check("destination.ownership")["fixes"].as_array().unwrap().clone();
+    let accounts: Vec<&str> = fixes.iter().map(|f| f["account"].as_str().unwrap()).collect();
+    assert!(accounts.contains(&support::PROD) && accounts.contains(&support::LAKE), "{accounts:?}");
+    assert!(fixes.iter().all(|f| f["json"].as_str().unwrap().contains("s3:PutObjectAcl")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_destination_policies_are_unknown_and_files_fill_the_gap() {
+    let (m, mut ws, _) = scenario(Steps::ALL).await;
+    // No [destination.audit]: the source role cannot read the Data Lake's policies.
+    let toml = m.config_toml(&moto().endpoint, "");
+    let without_audit = toml[..toml.find("[destination.audit]").unwrap()].to_string();
+    let config = ws.write("no-audit.toml", &without_audit).display().to_string();
+    let o = preflight(&ws, &config, &[]);
+    assert_eq!(o.check("destination.bucket_policy")["status"], "unknown", "{}", o.text);
+    assert_eq!(o.check("destination.key_policy")["status"], "unknown", "{}", o.text);
+    assert!(o.check("destination.key_policy")["detail"].to_string().contains("--dst-key-policy"), "{}", o.text);
+    assert_eq!((o.code, o.report["verdict"].as_str()), (3, Some("unknown")));
+    assert!(o.check("destination.bucket_policy")["detail"].to_string().contains("--dst-bucket-policy"), "{}", o.text);
+
+    // The operator supplies the documents (as the Data Lake team sent them).
+    let lake = moto().s3(support::LAKE);
+    let bp = lake.get_bucket_policy().bucket(&m.destination_bucket).send().await.unwrap().policy.unwrap();
+    let kp = moto()
+        .kms(support::LAKE)
+        .get_key_policy()
+        .key_id(&m.key_arn)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let bp_file = ws.write("dl-bucket.json", &bp).display().to_string();
+    let kp_file = ws.write("dl-key.json", &kp).display().to_string();
+    let o = preflight(&ws, &config, &["--dst-bucket-policy", &bp_file, "--dst-key-policy", &kp_file]);
+    assert_eq!(o.check("destination.bucket_policy")["status"], "pass", "{}", o.text);
+    assert_eq!(o.check("destination.key_policy")["status"], "pass", "{}", o.text);
+
+    // A malformed file fails with the parse location, and nothing panics.
+    let broken = ws.write(
+        "broken.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Effect":"Deny"}]}"#,
+    );
+    let o = preflight(&ws, &config, &["--dst-bucket-policy", broken.to_str().unwrap(), "--dst-key-policy", &kp_file]);
+    let c = o.check("destination.bucket_policy");
+    assert_eq!(c["status"], "fail", "{}", o.text);
+    assert!(c["detail"].to_string().contains("$.Statement[0]"), "{}", c["detail"]);
+    ws.profile("unused", &m.auditor);
+}
