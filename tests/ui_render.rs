@@ -51,7 +51,8 @@ fn opened() -> AppState {
         at(NOW),
     );
     let commands = start(&mut state);
-    assert_eq!(commands.len(), 2, "each pane asks for its listing");
+    assert_eq!(commands.len(), 3, "each pane asks for its listing, and the preflight runs by itself");
+    assert_eq!(commands[2], Command::Engine(EngineCommand::Preflight));
     let events = [
         EngineEvent::Connected {
             side: Side::Source,
@@ -107,7 +108,7 @@ fn key(state: &mut AppState, code: KeyCode) -> Vec<Command> {
 fn opened_console_at_80x24_cell_for_cell() {
     let buffer = render(&mut opened(), 80, 24);
     let expected = [
-        " s3ferry · browse · migration.toml                                              ",
+        " s3ferry · browse · migration.toml                          preflight: running… ",
         "┌ Source ──────────────────────────────┐┌ Destination ─────────────────────────┐",
         "│account 111111111111  region eu-west-2││account 222222222222  region eu-west-2│",
         "│arn:aws:sts::111111111111:assumed-rol…││arn:aws:iam::222222222222:user/auditor│",
@@ -130,7 +131,7 @@ fn opened_console_at_80x24_cell_for_cell() {
         "│                                      ││                                      │",
         "│4 entries loaded, listing…            ││0 entries                             │",
         "└──────────────────────────────────────┘└──────────────────────────────────────┘",
-        " Tab pane · ↑↓ move · Enter open · ⌫ up · / filter · ? help · q quit            ",
+        " Tab pane · Enter open · ⌫ up · / filter · p preflight · ? help · q quit        ",
     ];
     assert_eq!(text(&buffer), expected);
     // Focus, selection and urgency are carried by colour: check the cells that carry them.

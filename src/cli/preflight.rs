@@ -3,13 +3,28 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::core::preflight::checks::{self, Check, Report, Status, Verdict};
-use crate::core::preflight::evidence::RunShape;
-use crate::engine::evidence::{SuppliedPolicies, gather_all};
-use crate::engine::session::Session;
+use crate::core::preflight::checks::{Check, Report, Status, Verdict};
+use crate::engine::evidence::SuppliedPolicies;
+use crate::engine::preflight::{Options, run};
+
+impl PreflightArgs {
+    fn options(&self) -> Options {
+        Options {
+            supplied: SuppliedPolicies {
+                destination_bucket: self.dst_bucket_policy.clone(),
+                destination_key: self.dst_key_policy.clone(),
+            },
+            multipart: self.multipart,
+        }
+    }
+}
+
+/// Runs the preflight for the command line.
+pub async fn report(config: &Config, args: &PreflightArgs) -> Report {
+    run(config, &args.options()).await
+}
 
 pub const EXIT_READY: u8 = 0;
 pub const EXIT_BLOCKED: u8 = 1;
@@ -29,47 +44,6 @@ pub struct PreflightArgs {
     /// Check kms:Decrypt on the destination key too (needed when objects are copied in parts).
     #[arg(long)]
     pub multipart: bool,
-}
-
-/// Connects, gathers evidence and runs the checks. Connection failures become check results.
-pub async fn report(config: &Config, args: &PreflightArgs) -> Report {
-    // The destination's own credentials, else its audit credentials: never the source identity,
-    // which cannot read another account's policies.
-    let reader_access = match config.destination_writer() {
-        Some(w) => Some((w, "destination credentials")),
-        None => config.destination.audit.as_ref().map(|_| config.destination_browser()),
-    };
-    let source_fut = Session::connect(&config.source.access, "source credentials", Some(&config.source.bucket));
-    let reader_fut = async {
-        match &reader_access {
-            Some((access, via)) => Some(Session::connect(access, via, Some(&config.destination.bucket)).await),
-            None => None,
-        }
-    };
-    let (source, reader) = tokio::join!(source_fut, reader_fut);
-    let mut reader_error = None;
-    let reader = match reader {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            reader_error = Some(e.to_string());
-            None
-        }
-        None => None,
-    };
-    let supplied = SuppliedPolicies {
-        destination_bucket: args.dst_bucket_policy.clone(),
-        destination_key: args.dst_key_policy.clone(),
-    };
-    let run = RunShape { copies_tags: true, multipart_planned: args.multipart, acl: None, estimated_secs: None };
-    let source = source.as_ref().map_err(|e| e.to_string());
-    let evidence = gather_all(config, source, reader.as_ref(), &supplied, run).await;
-    let mut report = checks::run(&evidence, SystemTime::now());
-    if let Some(e) = reader_error {
-        for c in report.checks.iter_mut().filter(|c| c.side == "destination" && c.status == Status::Unknown) {
-            c.detail.push(format!("the destination credentials failed: {e}"));
-        }
-    }
-    report
 }
 
 pub fn exit_code(report: &Report) -> u8 {

@@ -2,6 +2,7 @@
 
 use crate::core::credentials::CredentialLifetime;
 use crate::core::listing::Entry;
+use crate::core::preflight::checks::Report;
 use crate::core::side::Side;
 use crate::engine::session::SessionInfo;
 
@@ -32,4 +33,5 @@ pub enum EngineEvent {
         side: Side,
         lifetime: CredentialLifetime,
     },
+    Preflight(Box<Report>),
 }

@@ -5,5 +5,6 @@ pub mod errors;
 pub mod events;
 pub mod evidence;
 pub mod lister;
+pub mod preflight;
 pub mod runner;
 pub mod session;

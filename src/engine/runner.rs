@@ -11,11 +11,13 @@ use crate::core::listing::Location;
 use crate::core::side::Side;
 use crate::engine::events::EngineEvent;
 use crate::engine::lister::{PrefixPages, list_buckets};
+use crate::engine::preflight;
 use crate::engine::session::Session;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineCommand {
     List { side: Side, request: u64, location: Location },
+    Preflight,
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -31,11 +33,12 @@ pub fn spawn(config: &Config, events: mpsc::UnboundedSender<EngineEvent>) -> mps
         (config.source.access.clone(), "source credentials", config.source.bucket.clone()),
         (dst_access, dst_via, config.destination.bucket.clone()),
     ];
-    tokio::spawn(run(plans, rx, events));
+    tokio::spawn(run(config.clone(), plans, rx, events));
     tx
 }
 
 async fn run(
+    config: Config,
     plans: [(Access, &'static str, String); 2],
     mut commands: mpsc::UnboundedReceiver<EngineCommand>,
     events: mpsc::UnboundedSender<EngineEvent>,
@@ -74,6 +77,13 @@ async fn run(
                         }
                         None => pending[i] = Some((request, location)),
                     }
+                }
+                Some(EngineCommand::Preflight) => {
+                    let (config, events) = (config.clone(), events.clone());
+                    watchers.push(tokio::spawn(async move {
+                        let report = preflight::run(&config, &preflight::Options::default()).await;
+                        let _ = events.send(EngineEvent::Preflight(Box::new(report)));
+                    }).abort_handle());
                 }
                 None => break,
             },

@@ -17,6 +17,9 @@ pub enum Action {
     Filter,
     Help,
     Close,
+    Preflight,
+    Rerun,
+    SaveFixes,
     Quit,
 }
 
@@ -30,8 +33,11 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("Enter / →", "open bucket or prefix", Action::Open),
     ("Backspace / ←", "go up a level", Action::Back),
     ("/", "filter this pane (Enter keeps, Esc clears)", Action::Filter),
+    ("p", "switch between browsing and the preflight checks", Action::Preflight),
+    ("r", "preflight: run the checks again", Action::Rerun),
+    ("w", "preflight: write all fixes to a file", Action::SaveFixes),
     ("?", "show or hide this help", Action::Help),
-    ("Esc", "close help, clear the filter", Action::Close),
+    ("Esc", "close help or detail, clear the filter", Action::Close),
     ("q / Ctrl-C", "quit", Action::Quit),
 ];
 
@@ -52,6 +58,9 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => Action::Back,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('p') => Action::Preflight,
+        KeyCode::Char('r') => Action::Rerun,
+        KeyCode::Char('w') => Action::SaveFixes,
         KeyCode::Esc => Action::Close,
         KeyCode::Char('q') => Action::Quit,
         _ => return None,
@@ -78,6 +87,9 @@ mod tests {
             KeyCode::Char('?'),
             KeyCode::Esc,
             KeyCode::Char('q'),
+            KeyCode::Char('p'),
+            KeyCode::Char('r'),
+            KeyCode::Char('w'),
         ];
         let reachable: Vec<Action> = keys.iter().filter_map(|k| action_for(KeyEvent::from(*k))).collect();
         for (_, _, action) in KEYMAP {

@@ -42,6 +42,7 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
 
     let mut pending: Vec<Command> = start(&mut state);
+    let mut pending_msgs: Vec<Msg> = Vec::new();
     let mut dirty = true;
     loop {
         for command in pending.drain(..) {
@@ -50,7 +51,17 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
                 Command::Engine(c) => {
                     let _ = engine.send(c);
                 }
+                Command::WriteFile { path, contents } => {
+                    let written = write_private(&path, &contents)
+                        .map(|()| path.display().to_string())
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()));
+                    pending_msgs.push(Msg::Written(written));
+                }
             }
+        }
+        for msg in pending_msgs.drain(..) {
+            pending.extend(update(&mut state, msg));
+            dirty = true;
         }
         if dirty {
             guard.terminal.draw(|f| frame::render(f, &mut state))?;
@@ -82,6 +93,14 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
         }
         dirty = true;
     }
+}
+
+/// Fix documents name accounts and ARNs: keep them readable by the operator only.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> std::io::Result<tokio::signal::unix::Signal> {

@@ -4,6 +4,13 @@ use std::time::SystemTime;
 
 use crate::core::side::Side;
 use crate::ui::screens::browse::PaneState;
+use crate::ui::screens::preflight::PreflightState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Browse,
+    Preflight,
+}
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -11,6 +18,8 @@ pub struct AppState {
     pub title: String,
     pub panes: [PaneState; 2],
     pub focus: Side,
+    pub screen: Screen,
+    pub preflight: PreflightState,
     pub help: bool,
     pub now: SystemTime,
     /// Source of request ids for listings, so stale pages can be told apart.
@@ -23,6 +32,8 @@ impl AppState {
             title: title.into(),
             panes: [source, destination],
             focus: Side::Source,
+            screen: Screen::Browse,
+            preflight: PreflightState::default(),
             help: false,
             now,
             next_request: 1,

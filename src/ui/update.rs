@@ -10,7 +10,8 @@ use crate::engine::runner::EngineCommand;
 use crate::ui::action::{Action, action_for};
 use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::browse::Connection;
-use crate::ui::state::AppState;
+use crate::ui::screens::preflight::{self, Run};
+use crate::ui::state::{AppState, Screen};
 
 /// Rows a PageUp/PageDown moves; the real list height varies, this is close enough to feel right.
 const PAGE: isize = 10;
@@ -27,12 +28,24 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
             on_engine(state, event);
             Vec::new()
         }
+        Msg::Written(result) => {
+            state.preflight.message = Some(match result {
+                Ok(path) => format!("fixes written to {path}"),
+                Err(e) => e,
+            });
+            Vec::new()
+        }
     }
 }
 
-/// Opening commands: each pane lists where the config points it.
+/// Opening commands: each pane lists where the config points it, and the preflight runs by
+/// itself since the config already chose source and destination.
 pub fn start(state: &mut AppState) -> Vec<Command> {
-    Side::BOTH.into_iter().map(|side| list(state, side, state.pane(side).location.clone())).collect()
+    let mut commands: Vec<Command> =
+        Side::BOTH.into_iter().map(|side| list(state, side, state.pane(side).location.clone())).collect();
+    state.preflight.run = Run::Running;
+    commands.push(Command::Engine(EngineCommand::Preflight));
+    commands
 }
 
 fn on_engine(state: &mut AppState, event: EngineEvent) {
@@ -53,6 +66,11 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
                 info.lifetime = lifetime;
             }
         }
+        EngineEvent::Preflight(report) => {
+            let p = &mut state.preflight;
+            p.run = Run::Done(report);
+            p.selected = p.selected.min(p.ordered().len().saturating_sub(1));
+        }
     }
 }
 
@@ -61,8 +79,12 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     if ctrl_c {
         return vec![Command::Quit];
     }
+    if state.screen == Screen::Preflight && state.preflight.save.is_some() {
+        return on_save_prompt(state, key);
+    }
+    let browsing = state.screen == Screen::Browse;
     let pane = state.pane_mut(state.focus);
-    if pane.filtering {
+    if browsing && pane.filtering {
         match key.code {
             KeyCode::Enter => pane.filtering = false,
             KeyCode::Esc => {
@@ -89,15 +111,76 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         }
         return Vec::new();
     }
-    apply(state, action)
+    match action {
+        Action::Quit => vec![Command::Quit],
+        Action::Help => {
+            state.help = true;
+            Vec::new()
+        }
+        _ => match state.screen {
+            Screen::Browse => browse(state, action),
+            Screen::Preflight => preflight_screen(state, action),
+        },
+    }
 }
 
-fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
+fn on_save_prompt(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
+    let p = &mut state.preflight;
+    match key.code {
+        KeyCode::Esc => p.save = None,
+        KeyCode::Enter => {
+            let path = p.save.take().map(|i| i.value().trim().to_string()).unwrap_or_default();
+            if path.is_empty() {
+                p.message = Some("no file name given: nothing written".into());
+            } else if let Some(report) = p.report() {
+                return vec![Command::WriteFile { path: path.into(), contents: preflight::fixes_document(report) }];
+            }
+        }
+        _ => {
+            if let Some(input) = &mut p.save {
+                input.handle_event(&Event::Key(key));
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn preflight_screen(state: &mut AppState, action: Action) -> Vec<Command> {
+    let p = &mut state.preflight;
+    match action {
+        Action::Preflight => state.screen = Screen::Browse,
+        Action::Close if p.detail.is_some() => p.detail = None,
+        Action::Close => state.screen = Screen::Browse,
+        Action::Up if p.detail.is_some() => p.detail = p.detail.map(|s| s.saturating_sub(1)),
+        Action::Down if p.detail.is_some() => p.detail = p.detail.map(|s| s.saturating_add(1)),
+        Action::Up => p.move_by(-1),
+        Action::Down => p.move_by(1),
+        Action::PageUp => p.move_by(-PAGE),
+        Action::PageDown => p.move_by(PAGE),
+        Action::Top => p.selected = 0,
+        Action::Bottom => p.move_by(isize::MAX),
+        Action::Open => p.detail = if p.detail.is_some() { None } else { Some(0) },
+        Action::Back => p.detail = None,
+        Action::Rerun if !matches!(p.run, Run::Running) => {
+            p.run = Run::Running;
+            p.detail = None;
+            p.message = None;
+            return vec![Command::Engine(EngineCommand::Preflight)];
+        }
+        Action::SaveFixes if p.report().is_some() => {
+            p.save = Some(tui_input::Input::new(preflight::DEFAULT_FIXES_FILE.to_string()));
+        }
+        Action::SaveFixes => p.message = Some("the preflight has not finished yet".into()),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
     let focus = state.focus;
     let pane = state.pane_mut(focus);
     match action {
-        Action::Quit => return vec![Command::Quit],
-        Action::Help => state.help = true,
+        Action::Preflight => state.screen = Screen::Preflight,
         Action::Close => pane.filter.reset(),
         Action::SwitchPane => state.focus = focus.other(),
         Action::Up => pane.move_by(-1),
@@ -107,6 +190,7 @@ fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Top => pane.selected = 0,
         Action::Bottom => pane.move_by(isize::MAX),
         Action::Filter => pane.filtering = true,
+        Action::Quit | Action::Help | Action::Rerun | Action::SaveFixes => {}
         Action::Open => {
             if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {
                 return vec![list(state, focus, next)];

@@ -6,8 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::ui::screens::browse;
-use crate::ui::state::AppState;
+use crate::ui::screens::{browse, preflight};
+use crate::ui::state::{AppState, Screen};
 use crate::ui::widgets::help;
 
 pub const MIN_WIDTH: u16 = 80;
@@ -26,20 +26,43 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
     let [title, body, keys] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let bar = Style::default().bg(Color::Blue).fg(Color::White);
+    let screen = match state.screen {
+        Screen::Browse => "browse",
+        Screen::Preflight => "preflight",
+    };
+    let badge = state.preflight.badge();
+    let left = format!("· {screen} · {}", state.title);
+    let room = (title.width as usize).saturating_sub(9 + left.chars().count() + badge.chars().count() + 1);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" s3ferry ", bar.add_modifier(Modifier::BOLD)),
-            Span::styled(format!("· browse · {}", state.title), bar),
+            Span::styled(left, bar),
+            Span::styled(" ".repeat(room), bar),
+            Span::styled(format!("{badge} "), bar.add_modifier(Modifier::BOLD)),
         ]))
         .style(bar),
         title,
     );
     let now = state.now;
-    browse::render(frame, body, &mut state.panes, state.focus, now);
-    let hint = if state.pane(state.focus).filtering {
-        " type to filter · Enter keep · Esc clear"
-    } else {
-        " Tab pane · ↑↓ move · Enter open · ⌫ up · / filter · ? help · q quit"
+    let hint = match state.screen {
+        Screen::Browse => {
+            browse::render(frame, body, &mut state.panes, state.focus, now);
+            if state.pane(state.focus).filtering {
+                " type to filter · Enter keep · Esc clear".to_string()
+            } else {
+                " Tab pane · Enter open · ⌫ up · / filter · p preflight · ? help · q quit".to_string()
+            }
+        }
+        Screen::Preflight => {
+            preflight::render(frame, body, &state.preflight);
+            match &state.preflight.message {
+                Some(m) => format!(" {m}"),
+                None if state.preflight.detail.is_some() => {
+                    " ↑↓ scroll · Enter/Esc close · r rerun · w write fixes".into()
+                }
+                None => " ↑↓ select · Enter detail · r rerun · w write fixes · p browse · ? help · q quit".into(),
+            }
+        }
     };
     frame.render_widget(Paragraph::new(hint).style(Style::default().fg(Color::DarkGray)), keys);
     if state.help {

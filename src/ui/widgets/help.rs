@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::ui::action::KEYMAP;
 
 pub fn render(frame: &mut Frame, area: Rect) {
-    let width = 60.min(area.width);
+    let width = 76.min(area.width);
     let height = (KEYMAP.len() as u16 + 2).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let lines: Vec<Line> = KEYMAP
