@@ -66,6 +66,7 @@ fn report() -> Report {
         verdict: Verdict::Blocked,
         principal: "arn:aws:sts::111111111111:assumed-role/transfer/s3ferry".into(),
         checks,
+        probes: vec![],
     }
 }
 
@@ -184,7 +185,7 @@ fn w_writes_every_fix_to_the_named_file() {
 fn r_reruns_and_the_badge_follows() {
     let mut s = state_with_report();
     key(&mut s, KeyCode::Char('p'));
-    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Preflight)]);
+    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Preflight { probe: false })]);
     assert!(text(&mut s)[0].contains("preflight: running…"));
     assert_eq!(key(&mut s, KeyCode::Char('r')), [], "no second run while one is running");
     let mut ready = report();
@@ -196,4 +197,38 @@ fn r_reruns_and_the_badge_follows() {
     });
     update(&mut s, Msg::Engine(EngineEvent::Preflight(Box::new(ready))));
     assert!(text(&mut s)[0].ends_with("preflight: READY "));
+}
+
+#[test]
+fn probes_run_only_after_an_explicit_yes() {
+    let mut s = state_with_report();
+    s.probe_target = "s3://datalake-raw/prod/.s3ferry-probe/".into();
+    key(&mut s, KeyCode::Char('p'));
+    assert_eq!(key(&mut s, KeyCode::Char('P')), [], "P only asks");
+    let screen = text(&mut s).join("\n");
+    assert!(
+        screen.contains("Run live probes?") && screen.contains("s3://datalake-raw/prod/.s3ferry-probe/"),
+        "{screen}"
+    );
+    assert!(screen.contains("y runs the probes; any other key cancels."), "{screen}");
+    // Enter is not yes.
+    assert_eq!(key(&mut s, KeyCode::Enter), []);
+    assert_eq!(text(&mut s)[23].trim_end(), " probes cancelled: nothing was written");
+    key(&mut s, KeyCode::Char('P'));
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Preflight { probe: true })]);
+    // Results come back as their own group.
+    let mut with_probes = report();
+    with_probes.probes = vec![Check {
+        id: "probe.put",
+        side: "probes",
+        status: Status::Pass,
+        summary: "a zero-byte PutObject with the copier's headers succeeded".into(),
+        detail: vec![],
+        fix: None,
+        fixes: vec![],
+    }];
+    update(&mut s, Msg::Engine(EngineEvent::Preflight(Box::new(with_probes))));
+    let lines = text(&mut s);
+    assert_eq!(lines[17], "│Live probes                       ││                                          │");
+    assert_eq!(lines[18], "│ PASS probe.put                   ││                                          │");
 }

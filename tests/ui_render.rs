@@ -52,7 +52,7 @@ fn opened() -> AppState {
     );
     let commands = start(&mut state);
     assert_eq!(commands.len(), 3, "each pane asks for its listing, and the preflight runs by itself");
-    assert_eq!(commands[2], Command::Engine(EngineCommand::Preflight));
+    assert_eq!(commands[2], Command::Engine(EngineCommand::Preflight { probe: false }));
     let events = [
         EngineEvent::Connected {
             side: Side::Source,

@@ -17,6 +17,7 @@ impl PreflightArgs {
                 destination_key: self.dst_key_policy.clone(),
             },
             multipart: self.multipart,
+            probe: self.probe,
         }
     }
 }
@@ -44,6 +45,10 @@ pub struct PreflightArgs {
     /// Check kms:Decrypt on the destination key too (needed when objects are copied in parts).
     #[arg(long)]
     pub multipart: bool,
+    /// Also run live probes. They WRITE to the destination under <prefix>.s3ferry-probe/: a
+    /// zero-byte object, a multipart upload (aborted) and one small copied object, each removed.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 pub fn exit_code(report: &Report) -> u8 {
@@ -69,6 +74,17 @@ pub fn write(report: &Report, json: bool, out: &mut impl Write) -> std::io::Resu
         writeln!(out, "\n{title}")?;
         for c in report.checks.iter().filter(|c| c.side == side) {
             write_check(c, out)?;
+        }
+    }
+    if !report.probes.is_empty() {
+        writeln!(out, "\nLive probes")?;
+        for c in &report.probes {
+            write_check(c, out)?;
+            if c.status == Status::Pass {
+                for d in &c.detail {
+                    writeln!(out, "        {d}")?;
+                }
+            }
         }
     }
     let count = |s: Status| report.checks.iter().filter(|c| c.status == s).count();

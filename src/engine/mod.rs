@@ -6,5 +6,6 @@ pub mod events;
 pub mod evidence;
 pub mod lister;
 pub mod preflight;
+pub mod probe;
 pub mod runner;
 pub mod session;

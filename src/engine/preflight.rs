@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::core::preflight::checks::{self, Report, Status};
 use crate::core::preflight::evidence::RunShape;
 use crate::engine::evidence::{SuppliedPolicies, gather_all};
+use crate::engine::probe::{self, WriteHeaders};
 use crate::engine::session::Session;
 
 #[derive(Debug, Clone, Default)]
@@ -14,6 +15,8 @@ pub struct Options {
     pub supplied: SuppliedPolicies,
     /// Multipart copies are planned: the destination key must also allow kms:Decrypt.
     pub multipart: bool,
+    /// Run the live probes (they write, then clean up).
+    pub probe: bool,
 }
 
 /// Connects, gathers evidence and runs the checks. Connection failures become check results.
@@ -42,9 +45,29 @@ pub async fn run(config: &Config, options: &Options) -> Report {
         None => None,
     };
     let run = RunShape { copies_tags: true, multipart_planned: options.multipart, acl: None, estimated_secs: None };
+    let source_session = source.as_ref().ok();
     let source = source.as_ref().map_err(|e| e.to_string());
     let evidence = gather_all(config, source, reader.as_ref(), &options.supplied, run).await;
     let mut report = checks::run(&evidence, SystemTime::now());
+    if options.probe {
+        let probes = match source_session {
+            Some(s) => {
+                let headers = WriteHeaders {
+                    kms_key_arn: config.destination.kms_key_arn.clone(),
+                    expected_owner: evidence.destination.account.clone(),
+                    acl: evidence.run.acl.clone(),
+                };
+                probe::run(config, s, &headers).await
+            }
+            None => vec![checks::check(
+                "probe.put",
+                "probes",
+                Status::Unknown,
+                "no probes: the transfer principal did not resolve",
+            )],
+        };
+        report = report.with_probes(probes);
+    }
     if let Some(e) = reader_error {
         for c in report.checks.iter_mut().filter(|c| c.side == "destination" && c.status == Status::Unknown) {
             c.detail.push(format!("the destination credentials failed: {e}"));

@@ -16,8 +16,15 @@ use crate::engine::session::Session;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineCommand {
-    List { side: Side, request: u64, location: Location },
-    Preflight,
+    List {
+        side: Side,
+        request: u64,
+        location: Location,
+    },
+    /// Run the preflight; `probe` also runs the live probes (the operator confirmed them).
+    Preflight {
+        probe: bool,
+    },
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -78,10 +85,11 @@ async fn run(
                         None => pending[i] = Some((request, location)),
                     }
                 }
-                Some(EngineCommand::Preflight) => {
+                Some(EngineCommand::Preflight { probe }) => {
                     let (config, events) = (config.clone(), events.clone());
                     watchers.push(tokio::spawn(async move {
-                        let report = preflight::run(&config, &preflight::Options::default()).await;
+                        let options = preflight::Options { probe, ..preflight::Options::default() };
+                        let report = preflight::run(&config, &options).await;
                         let _ = events.send(EngineEvent::Preflight(Box::new(report)));
                     }).abort_handle());
                 }

@@ -19,6 +19,7 @@ pub enum Action {
     Close,
     Preflight,
     Rerun,
+    Probe,
     SaveFixes,
     Quit,
 }
@@ -36,6 +37,7 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("p", "switch between browsing and the preflight checks", Action::Preflight),
     ("r", "preflight: run the checks again", Action::Rerun),
     ("w", "preflight: write all fixes to a file", Action::SaveFixes),
+    ("P", "preflight: run live probes (asks; writes, then cleans up)", Action::Probe),
     ("?", "show or hide this help", Action::Help),
     ("Esc", "close help or detail, clear the filter", Action::Close),
     ("q / Ctrl-C", "quit", Action::Quit),
@@ -61,6 +63,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('p') => Action::Preflight,
         KeyCode::Char('r') => Action::Rerun,
         KeyCode::Char('w') => Action::SaveFixes,
+        KeyCode::Char('P') => Action::Probe,
         KeyCode::Esc => Action::Close,
         KeyCode::Char('q') => Action::Quit,
         _ => return None,
@@ -90,6 +93,7 @@ mod tests {
             KeyCode::Char('p'),
             KeyCode::Char('r'),
             KeyCode::Char('w'),
+            KeyCode::Char('P'),
         ];
         let reachable: Vec<Action> = keys.iter().filter_map(|k| action_for(KeyEvent::from(*k))).collect();
         for (_, _, action) in KEYMAP {

@@ -22,12 +22,14 @@ use crate::ui::update::{start, update};
 pub fn initial_state(config: &Config, now: SystemTime) -> AppState {
     let at = |bucket: &str, prefix: &str| Location::Prefix { bucket: bucket.to_string(), prefix: prefix.to_string() };
     let title = config.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    AppState::new(
+    let mut state = AppState::new(
         title,
         PaneState::new(Side::Source, at(&config.source.bucket, &config.source.prefix)),
         PaneState::new(Side::Destination, at(&config.destination.bucket, &config.destination.prefix)),
         now,
-    )
+    );
+    state.probe_target = format!("s3://{}/{}", config.destination.bucket, crate::engine::probe::probe_prefix(config));
+    state
 }
 
 pub async fn run(config: &Config) -> std::io::Result<()> {

@@ -20,6 +20,8 @@ pub struct AppState {
     pub focus: Side,
     pub screen: Screen,
     pub preflight: PreflightState,
+    /// Where live probes would write, shown in their confirmation.
+    pub probe_target: String,
     pub help: bool,
     pub now: SystemTime,
     /// Source of request ids for listings, so stale pages can be told apart.
@@ -34,6 +36,7 @@ impl AppState {
             focus: Side::Source,
             screen: Screen::Browse,
             preflight: PreflightState::default(),
+            probe_target: String::new(),
             help: false,
             now,
             next_request: 1,

@@ -44,7 +44,7 @@ pub fn start(state: &mut AppState) -> Vec<Command> {
     let mut commands: Vec<Command> =
         Side::BOTH.into_iter().map(|side| list(state, side, state.pane(side).location.clone())).collect();
     state.preflight.run = Run::Running;
-    commands.push(Command::Engine(EngineCommand::Preflight));
+    commands.push(Command::Engine(EngineCommand::Preflight { probe: false }));
     commands
 }
 
@@ -81,6 +81,16 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     }
     if state.screen == Screen::Preflight && state.preflight.save.is_some() {
         return on_save_prompt(state, key);
+    }
+    if state.screen == Screen::Preflight && state.preflight.confirm_probe.take().is_some() {
+        // Only an explicit `y` writes to the bucket; anything else cancels.
+        if key.code == KeyCode::Char('y') && !matches!(state.preflight.run, Run::Running) {
+            state.preflight.run = Run::Running;
+            state.preflight.detail = None;
+            return vec![Command::Engine(EngineCommand::Preflight { probe: true })];
+        }
+        state.preflight.message = Some("probes cancelled: nothing was written".into());
+        return Vec::new();
     }
     let browsing = state.screen == Screen::Browse;
     let pane = state.pane_mut(state.focus);
@@ -165,12 +175,13 @@ fn preflight_screen(state: &mut AppState, action: Action) -> Vec<Command> {
             p.run = Run::Running;
             p.detail = None;
             p.message = None;
-            return vec![Command::Engine(EngineCommand::Preflight)];
+            return vec![Command::Engine(EngineCommand::Preflight { probe: false })];
         }
         Action::SaveFixes if p.report().is_some() => {
             p.save = Some(tui_input::Input::new(preflight::DEFAULT_FIXES_FILE.to_string()));
         }
         Action::SaveFixes => p.message = Some("the preflight has not finished yet".into()),
+        Action::Probe if !matches!(p.run, Run::Running) => p.confirm_probe = Some(state.probe_target.clone()),
         _ => {}
     }
     Vec::new()
@@ -190,7 +201,7 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Top => pane.selected = 0,
         Action::Bottom => pane.move_by(isize::MAX),
         Action::Filter => pane.filtering = true,
-        Action::Quit | Action::Help | Action::Rerun | Action::SaveFixes => {}
+        Action::Quit | Action::Help | Action::Rerun | Action::SaveFixes | Action::Probe => {}
         Action::Open => {
             if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {
                 return vec![list(state, focus, next)];

@@ -206,6 +206,13 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
                 "Resource": format!("{dst_arn}/{}*", names.destination_prefix)
             }));
             statements.push(json!({
+                "Sid": "ProductionProbeCleanup",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": format!("{dst_arn}/{}.s3ferry-probe/*", names.destination_prefix)
+            }));
+            statements.push(json!({
                 "Sid": "ProductionTransferLists",
                 "Effect": "Allow",
                 "Principal": {"AWS": role_arn},
@@ -256,6 +263,7 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
         let mut write = Vec::new();
         if steps.role_writes_destination {
             write.push(json!({"Sid": "WriteDataLake", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging"], "Resource": format!("{dst_arn}/{}*", names.destination_prefix)}));
+            write.push(json!({"Sid": "ProbeCleanup", "Effect": "Allow", "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"], "Resource": format!("{dst_arn}/{}.s3ferry-probe/*", names.destination_prefix)}));
             write.push(json!({"Sid": "ListDataLake", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": dst_arn}));
         }
         if steps.role_uses_key {

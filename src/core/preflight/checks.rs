@@ -71,6 +71,20 @@ pub struct Report {
     pub verdict: Verdict,
     pub principal: String,
     pub checks: Vec<Check>,
+    /// Live probes, only when the operator asked for them (`--probe`); same shape as checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Check>,
+}
+
+impl Report {
+    /// Adds probe results; a failed probe blocks, since it is what AWS actually answered.
+    pub fn with_probes(mut self, probes: Vec<Check>) -> Report {
+        if probes.iter().any(|p| p.status == Status::Fail) {
+            self.verdict = Verdict::Blocked;
+        }
+        self.probes = probes;
+        self
+    }
 }
 
 /// The stable check ids, in display order.
@@ -113,15 +127,15 @@ pub fn run(ev: &Evidence, now: SystemTime) -> Report {
         Verdict::Ready
     };
     let principal = ev.principal.got().map(|p| p.arn.clone()).unwrap_or_default();
-    Report { verdict, principal, checks }
+    Report { verdict, principal, checks, probes: Vec::new() }
 }
 
-fn check(id: &'static str, side: &'static str, status: Status, summary: impl Into<String>) -> Check {
+pub fn check(id: &'static str, side: &'static str, status: Status, summary: impl Into<String>) -> Check {
     Check { id, side, status, summary: summary.into(), detail: Vec::new(), fix: None, fixes: Vec::new() }
 }
 
 impl Check {
-    fn with_detail(mut self, detail: impl IntoIterator<Item = String>) -> Check {
+    pub fn with_detail(mut self, detail: impl IntoIterator<Item = String>) -> Check {
         self.detail.extend(detail);
         self
     }

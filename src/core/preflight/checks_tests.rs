@@ -112,11 +112,12 @@ fn principal(ev: &mut Evidence) -> &mut PrincipalEvidence {
 }
 
 type Mutation = fn(&mut Evidence);
+/// (rule under test, mutation, expected non-pass statuses by check id, verdict)
+type Case = (&'static str, Mutation, Vec<(&'static str, Status)>, Verdict);
 
 #[test]
 fn verdicts() {
-    // (rule under test, mutation, expected non-pass statuses by check id, verdict)
-    let cases: Vec<(&str, Mutation, Vec<(&str, Status)>, Verdict)> = vec![
+    let cases: Vec<Case> = vec![
         ("all eight steps done: ready", |_| {}, vec![], Verdict::Ready),
         (
             "Bucket Keys off: every object is a KMS request (warn, still ready)",

@@ -1,4 +1,5 @@
 //! The preflight: evidence in, checks with stable ids and a verdict out.
 
 pub mod checks;
+pub mod denial;
 pub mod evidence;

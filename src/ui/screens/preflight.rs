@@ -28,6 +28,8 @@ pub struct PreflightState {
     pub save: Option<Input>,
     /// The last file operation's outcome, shown in the footer.
     pub message: Option<String>,
+    /// The probe confirmation, naming where they would write, when open.
+    pub confirm_probe: Option<String>,
 }
 
 pub const DEFAULT_FIXES_FILE: &str = "s3ferry-fixes.md";
@@ -43,7 +45,10 @@ impl PreflightState {
     /// Checks in display order: grouped by side, as the list shows them.
     pub fn ordered(&self) -> Vec<&Check> {
         let Some(report) = self.report() else { return Vec::new() };
-        SIDES.iter().flat_map(|(side, _)| report.checks.iter().filter(move |c| c.side == *side)).collect()
+        SIDES
+            .iter()
+            .flat_map(|(side, _)| report.checks.iter().chain(&report.probes).filter(move |c| c.side == *side))
+            .collect()
     }
 
     pub fn selected_check(&self) -> Option<&Check> {
@@ -74,8 +79,12 @@ impl PreflightState {
     }
 }
 
-const SIDES: [(&str, &str); 3] =
-    [("source", "Source account"), ("destination", "Destination account"), ("credentials", "Credentials")];
+const SIDES: [(&str, &str); 4] = [
+    ("source", "Source account"),
+    ("destination", "Destination account"),
+    ("credentials", "Credentials"),
+    ("probes", "Live probes"),
+];
 
 /// Every fix of the report as one document an operator can hand to each account's owner.
 pub fn fixes_document(report: &Report) -> String {
@@ -132,6 +141,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
     let ordered = state.ordered();
     let mut index = 0;
     for (side_id, title) in SIDES {
+        if !ordered.iter().any(|c| c.side == side_id) {
+            continue;
+        }
         lines.push(Line::styled(title, Style::default().add_modifier(Modifier::BOLD)));
         for c in ordered.iter().filter(|c| c.side == side_id) {
             let style = if index == state.selected {
@@ -148,6 +160,30 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
     if let Some(input) = &state.save {
         render_prompt(frame, area, input);
     }
+    if let Some(target) = &state.confirm_probe {
+        render_confirm(frame, area, target);
+    }
+}
+
+fn render_confirm(frame: &mut Frame, area: Rect, target: &str) {
+    let width = 74.min(area.width);
+    let popup =
+        Rect { x: area.x + (area.width - width) / 2, y: area.y + area.height.saturating_sub(8) / 2, width, height: 8 };
+    let text = vec![
+        Line::raw("Live probes WRITE to the destination, then delete what they wrote:"),
+        Line::raw(format!("  {target}")),
+        Line::raw("  a zero-byte object, a multipart upload (aborted), one copied object."),
+        Line::raw("Cleanup needs s3:DeleteObject and s3:AbortMultipartUpload there."),
+        Line::raw(""),
+        Line::styled("y runs the probes; any other key cancels.", Style::default().add_modifier(Modifier::BOLD)),
+    ];
+    frame.render_widget(ratatui::widgets::Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Run live probes? ")),
+        popup,
+    );
 }
 
 fn render_detail(frame: &mut Frame, area: Rect, check: Option<&Check>, scroll: u16) {
