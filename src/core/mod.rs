@@ -3,6 +3,8 @@
 
 pub mod credentials;
 pub mod listing;
+pub mod plan;
+pub mod progress;
 pub mod s3url;
 pub mod side;
 pub mod units;

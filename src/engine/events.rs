@@ -5,6 +5,9 @@ use crate::core::listing::Entry;
 use crate::core::side::Side;
 use crate::engine::session::SessionInfo;
 
+/// The copier's messages (cp/sync); reduced by [`crate::core::progress::Progress`].
+pub use crate::core::progress::{Failure, TransferEvent};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     Connected {
