@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use s3ferry::cli;
 use s3ferry::config::Config;
+use s3ferry::core::progress::Mode;
 
 #[derive(Debug, Parser)]
 #[command(name = "s3ferry", version, about = "Move S3 data between AWS accounts: browse, preflight, copy, resume.")]
@@ -28,6 +29,14 @@ enum Cmd {
     Ls(cli::ls::LsArgs),
     /// Show each side's account, principal, Region and credential lifetime.
     Whoami(cli::whoami::WhoamiArgs),
+    /// Copy every object in scope from the source to the destination (server-side when one
+    /// identity can read and write; streamed when the destination has its own credentials).
+    #[command(after_help = cli::copy::EXIT_HELP)]
+    Cp(cli::copy::CopyArgs),
+    /// Copy only what is new or changed (size + recorded source identity); --delete removes
+    /// destination objects missing from the source.
+    #[command(after_help = cli::copy::EXIT_HELP)]
+    Sync(cli::copy::SyncArgs),
 }
 
 /// Exit codes shared by the headless commands.
@@ -66,6 +75,8 @@ async fn run(args: Args) -> ExitCode {
             Ok(false) => ExitCode::from(EXIT_FAILED),
             Err(e) => fail(EXIT_FAILED, &format!("writing output failed: {e}")),
         },
+        Some(Cmd::Cp(a)) => transfer(&config, Mode::Cp, a, false).await,
+        Some(Cmd::Sync(a)) => transfer(&config, Mode::Sync, &a.common, a.delete).await,
         Some(Cmd::Ls(ls)) => {
             let mut out = std::io::stdout().lock();
             match cli::ls::run(&config, ls, &mut out).await {
@@ -74,6 +85,16 @@ async fn run(args: Args) -> ExitCode {
                 Err(e) => fail(EXIT_FAILED, &e.to_string()),
             }
         }
+    }
+}
+
+async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delete: bool) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match cli::copy::run(config, mode, args, delete, &mut out).await {
+        Ok(cli::copy::Verdict::Complete) => ExitCode::SUCCESS,
+        Ok(cli::copy::Verdict::Incomplete) => ExitCode::from(EXIT_FAILED),
+        Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
+        Err(e) => fail(EXIT_FAILED, &e.to_string()),
     }
 }
 

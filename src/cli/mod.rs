@@ -1,4 +1,5 @@
 //! Headless subcommands: everything the TUI does, with text or JSON output for scripts.
 
+pub mod copy;
 pub mod ls;
 pub mod whoami;

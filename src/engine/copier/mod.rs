@@ -349,6 +349,7 @@ pub async fn run(
     let plan_result = planning.await.unwrap_or_else(|e| Err(TransferError::List(format!("the planner stopped: {e}"))));
     if let Some(s) = syncer {
         s.abort();
+        let _ = s.await;
     }
     if let Some(e) = ctx.journal_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e.into());
@@ -377,9 +378,12 @@ pub async fn run(
     }
 
     if settings.verify && !opts.dry_run && !interrupted {
+        // Read the destination with the best reader: audit credentials when configured (a
+        // transfer role is often write-only), else the writer.
+        let reader = audit.as_ref().unwrap_or(&dst);
         let ctx = Ctx {
             src: no_retry(&src.s3),
-            dst: no_retry(&dst.s3),
+            dst: no_retry(&reader.s3),
             journal: None,
             journal_error: Mutex::new(None),
             limiter: limiter.clone(),
@@ -397,10 +401,10 @@ pub async fn run(
             part_size: settings.part_size,
             buffer_kib: 1,
             src_who: who(&src.info),
-            dst_who: who(&dst.info),
+            dst_who: who(&reader.info),
         };
         let index = IndexReader::for_run(&state_dir, &id)?;
-        outcome.verify = Some(verify(Arc::new(ctx), &src.s3, &dst.s3, filter, index).await?);
+        outcome.verify = Some(verify(Arc::new(ctx), &src.s3, &reader.s3, filter, index).await?);
     }
     emit(TransferEvent::Finished);
     Ok(outcome)
@@ -632,7 +636,9 @@ impl Planner {
         self.emit(TransferEvent::Planned { action, bytes });
         if self.dry_run {
             if action != Planned::Skip {
-                let key = format!("{}{}", self.src_prefix, rec.key().unwrap_or_default());
+                // Copies are named by their source key, deletions by their destination key.
+                let prefix = if action == Planned::Delete { &self.dst_prefix } else { &self.src_prefix };
+                let key = format!("{prefix}{}", rec.key().unwrap_or_default());
                 self.emit(TransferEvent::DryRun { action, key, bytes });
             }
             return true;

@@ -169,20 +169,31 @@ impl Ctx {
         let src = format!("s3://{}/{}", self.src_bucket, self.src_key(key));
         let dst = format!("s3://{}/{}", self.dst_bucket, self.dst_key(key));
         let detail = &f.error.message;
-        let (who, next) = match f.op {
+        let kms = "; with SSE-KMS also kms:GenerateDataKey and kms:Decrypt on the key (IAM policy and key policy)";
+        let (who, target, next) = match f.op {
             "GetObject" | "HeadObject (source)" | "GetObjectTagging" => (
                 &self.src_who,
-                "allow s3:GetObject and s3:GetObjectTagging on the source objects (and kms:Decrypt on the source key if it is SSE-KMS)",
+                src.clone(),
+                "allow s3:GetObject and s3:GetObjectTagging on the source objects (and kms:Decrypt on the source key if it is SSE-KMS)".to_string(),
+            ),
+            "DeleteObject" => (
+                &self.dst_who,
+                dst.clone(),
+                "allow s3:DeleteObject on the destination prefix (identity policy and, across accounts, the destination bucket policy), or run sync without --delete".to_string(),
+            ),
+            "HeadObject (destination)" => (
+                &self.dst_who,
+                dst.clone(),
+                "allow s3:GetObject on the destination prefix so sync can read what it wrote".to_string(),
             ),
             _ => (
                 &self.dst_who,
-                "allow s3:PutObject and s3:PutObjectTagging on the destination prefix in the identity policy and, across accounts, in the destination bucket policy; with SSE-KMS also kms:GenerateDataKey and kms:Decrypt on the key (IAM policy and key policy)",
+                format!("{src} -> {dst}"),
+                format!("allow s3:GetObject on the source, and s3:PutObject and s3:PutObjectTagging on the destination prefix in the identity policy and, across accounts, in the destination bucket policy{kms}"),
             ),
         };
         let message = match f.error.code.as_str() {
-            "AccessDenied" | "Forbidden" => {
-                format!("AccessDenied: {} {src} -> {dst} as {who}: {detail}. Next: {next}", f.op)
-            }
+            "AccessDenied" | "Forbidden" => format!("AccessDenied: {} {target} as {who}: {detail}. Next: {next}", f.op),
             "NoSuchKey" | "NotFound" if f.op != "HeadObject (destination)" => format!(
                 "{}: {src} no longer exists (deleted after it was listed); nothing to copy: {detail}",
                 f.error.code
@@ -197,10 +208,11 @@ impl Ctx {
             "AccessControlListNotSupported" => format!(
                 "AccessControlListNotSupported: {dst} has ACLs disabled (BucketOwnerEnforced) but an ACL was sent; {detail}"
             ),
-            "SizeMismatch" | "ChecksumMismatch" => format!("{}: {src} -> {dst}: {detail}", f.error.code),
-            _ => format!("{} {src} -> {dst} as {who} failed after {} attempt(s): {detail}", f.op, f.attempts),
+            "SizeMismatch" | "ChecksumMismatch" => format!("{}: {target}: {detail}", f.error.code),
+            _ => format!("{} {target} as {who} failed after {} attempt(s): {detail}", f.op, f.attempts),
         };
-        Failure { key: self.src_key(key), code: f.error.code, message, attempts: f.attempts }
+        let key = if f.op == "DeleteObject" { self.dst_key(key) } else { self.src_key(key) };
+        Failure { key, code: f.error.code, message, attempts: f.attempts }
     }
 }
 
@@ -528,7 +540,9 @@ async fn multipart(
             return Err(f);
         }
     };
-    // Verify: the assembled object has the source's size.
+    // Verify: the assembled object has the source's size. The parts already cover the pinned
+    // source version exactly; a write-only identity (no s3:GetObject on the destination) cannot
+    // HEAD, and that alone is no reason to fail a good copy.
     let _p = ctx.limiter.acquire().await;
     let head = ctx
         .call(Side::Destination, "HeadObject (destination)", || {
@@ -540,12 +554,15 @@ async fn multipart(
                 .set_expected_bucket_owner(ctx.dest_owner.clone());
             async move { req.send().await.map_err(op_error) }
         })
-        .await?;
-    let got = head.content_length().unwrap_or(-1);
-    if got != o.size as i64 {
-        return Err(size_mismatch("HeadObject (destination)", got.max(0) as u64, o.size));
+        .await;
+    match head {
+        Ok(h) if h.content_length() != Some(o.size as i64) => {
+            Err(size_mismatch("HeadObject (destination)", h.content_length().unwrap_or(0).max(0) as u64, o.size))
+        }
+        Ok(_) => Ok(Outcome::Copied { dest_etag }),
+        Err(f) if matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => Ok(Outcome::Copied { dest_etag }),
+        Err(f) => Err(f),
     }
-    Ok(Outcome::Copied { dest_etag })
 }
 
 /// `sync` with equal sizes and unknown identity: read the recorded source ETag on the
@@ -573,8 +590,11 @@ async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
             }
             copy(ctx, o, permit).await
         }
-        // Gone since the listing: copy it.
-        Err(f) if matches!(f.error.code.as_str(), "NotFound" | "NoSuchKey") => copy(ctx, o, permit).await,
+        // Gone since the listing, or not readable by a write-only identity: copying is the
+        // safe answer when the identity cannot be confirmed.
+        Err(f) if matches!(f.error.code.as_str(), "NotFound" | "NoSuchKey" | "AccessDenied" | "Forbidden") => {
+            copy(ctx, o, permit).await
+        }
         Err(f) => Err(f),
     }
 }
