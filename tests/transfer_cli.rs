@@ -305,3 +305,140 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"PLUS");
     assert!(!keys(&lake, &m.destination_bucket, "prod/").await.contains(&"prod/extra.txt".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_ownership_mode_gets_the_acl_header_it_needs() {
+    // (Object Ownership set on the destination, the ACL s3ferry must send)
+    let cases = [
+        (Some(ObjectOwnership::BucketOwnerEnforced), Value::Null),
+        (Some(ObjectOwnership::BucketOwnerPreferred), json!("bucket-owner-full-control")),
+        (None, json!("bucket-owner-full-control")),
+    ];
+    for (mode, want_acl) in cases {
+        let (m, ws, config) = migration(Steps::ALL, "concurrency = 8").await;
+        let lake = moto().s3(LAKE);
+        if let Some(mode) = &mode {
+            let rule = OwnershipControlsRule::builder().object_ownership(mode.clone()).build().unwrap();
+            lake.put_bucket_ownership_controls()
+                .bucket(&m.destination_bucket)
+                .ownership_controls(OwnershipControls::builder().rules(rule).build().unwrap())
+                .send()
+                .await
+                .expect("put ownership controls");
+        }
+        let objects = vec![plain("one.txt", b"1".to_vec()), plain("dir/two.txt", b"22".to_vec())];
+        put_all(&moto().s3(PROD), &m.source_bucket, &objects).await;
+        let run = s3ferry(&ws, &["cp", "--config", &config, "--progress", "json"]);
+        assert_eq!(run.code, 0, "{mode:?}: {}\n{}", run.stdout, run.stderr);
+        let s = run.summary();
+        assert_eq!(s["copied"], 2, "{s}");
+        // Read with the audit credentials (the role may not read its own bucket settings).
+        let expected = mode.as_ref().map(|m| m.as_str()).unwrap_or("ObjectWriter");
+        assert_eq!(s["writes"]["ownership"], expected, "{s}");
+        assert_eq!(s["writes"]["acl"], want_acl, "{mode:?}");
+        assert_eq!(s["writes"]["expected_bucket_owner"], LAKE, "from the key ARN's account");
+        assert_eq!(s["writes"]["kms_key_arn"], m.key_arn.as_str());
+        // The legacy mode is worth a warning; the modern ones are not.
+        assert_eq!(s["warnings"].as_array().unwrap().is_empty(), mode.is_some(), "{s}");
+        assert_copied(&m, &objects, false, PROD).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_prefix_fails_per_file_and_everything_else_is_copied() {
+    let (m, ws, config) = migration(Steps::ALL, "concurrency = 16").await;
+    // An explicit identity-policy Deny on one destination prefix.
+    allow_role(
+        &m,
+        "deny-secret",
+        json!([{"Effect": "Deny", "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{}/prod/secret/*", m.destination_bucket)}]),
+    )
+    .await;
+    let mut objects: Vec<Object> = (0..5).map(|i| plain(&format!("secret/{i}.txt"), vec![b's'; i])).collect();
+    objects.extend((0..25).map(|i| plain(&format!("open/{i:02}.txt"), vec![b'o'; i])));
+    put_all(&moto().s3(PROD), &m.source_bucket, &objects).await;
+
+    let run = s3ferry(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    assert_eq!(run.code, 1, "some objects failed: {}", run.stderr);
+    let s = run.summary();
+    assert_eq!((s["copied"].as_u64(), s["failed"].as_u64()), (Some(25), Some(5)), "{s}");
+    let mut failed: Vec<&str> = s["failures"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+    failed.sort();
+    assert_eq!(failed, ["secret/0.txt", "secret/1.txt", "secret/2.txt", "secret/3.txt", "secret/4.txt"]);
+    for f in s["failures"].as_array().unwrap() {
+        assert_eq!(f["code"], "AccessDenied");
+        assert_eq!(f["attempts"], 1, "AccessDenied is not retried");
+        let msg = f["message"].as_str().unwrap();
+        for needle in [m.destination_bucket.as_str(), "prod/secret/", PROD, "s3:PutObject"] {
+            assert!(msg.contains(needle), "{needle:?} missing from {msg}");
+        }
+    }
+    // Failure lines were streamed as they happened, too.
+    assert_eq!(run.lines().iter().filter(|l| l["type"] == "failure").count(), 5);
+    assert_copied(&m, &objects[5..], false, PROD).await;
+    // The journal is kept so a rerun retries only the failures.
+    let journal = s["journal"].as_str().expect("journal kept");
+    let failed_log = std::fs::read_to_string(std::path::Path::new(journal).join("failed.jsonl")).unwrap();
+    assert_eq!(failed_log.lines().count(), 5);
+    let run = s3ferry(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    let s = run.summary();
+    assert_eq!(
+        (s["resumed"].as_bool(), s["copied"].as_u64(), s["failed"].as_u64()),
+        (Some(true), Some(0), Some(5)),
+        "{s}"
+    );
+    assert_eq!(s["already_done"], 25);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_between_two_credential_sets() {
+    // The transfer role cannot write the Data Lake at all; a Data Lake writer can, but cannot
+    // read Production. Only streaming through this machine works.
+    let steps =
+        Steps { bucket_policy_allows_role: false, role_writes_destination: false, role_uses_key: false, ..Steps::ALL };
+    let (m, mut ws, _) = migration(steps, "").await;
+    let dst_arn = format!("arn:aws:s3:::{}", m.destination_bucket);
+    let writer = world::create_user(
+        &moto().iam(LAKE),
+        &unique("writer"),
+        &world::policy(json!([
+            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload"], "Resource": format!("{dst_arn}/prod/*")},
+            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketOwnershipControls"], "Resource": dst_arn},
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": m.key_arn},
+        ])),
+    )
+    .await;
+    ws.profile("writer", &writer);
+    let text = m.config_toml(&moto().endpoint, "").replace(
+        &format!("kms_key_arn = \"{}\"\n", m.key_arn),
+        &format!("kms_key_arn = \"{}\"\nprofile = \"writer\"\nregion = \"eu-west-2\"\n", m.key_arn),
+    );
+    let text = format!("{text}\n[transfer]\npart_size = \"5MiB\"\nconcurrency = 16\n");
+    let config = ws.write("stream.toml", &text).display().to_string();
+
+    let mut objects = keyset();
+    let mut big = rich("big/streamed.bin", (0..11 * MIB).map(|i| (i % 253) as u8).collect());
+    big.content_type = Some("application/x-parquet");
+    objects.push(big);
+    put_all(&moto().s3(PROD), &m.source_bucket, &objects).await;
+
+    let run = s3ferry(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let s = run.summary();
+    assert_eq!(s["method"], "stream");
+    assert_eq!(s["copied"], objects.len(), "{s}");
+    assert_copied(&m, &objects, true, LAKE).await;
+    let head =
+        moto().s3(LAKE).head_object().bucket(&m.destination_bucket).key("prod/big/streamed.bin").send().await.unwrap();
+    assert!(head.e_tag().unwrap().ends_with("-3\""), "11 MiB in 5 MiB parts: {:?}", head.e_tag());
+
+    // Streamed copies carry their source ETag, so even without the local index a sync knows them.
+    let elsewhere = ws.path().join("elsewhere").display().to_string();
+    let run = s3ferry(&ws, &["sync", "--config", &config, "--progress", "json", "--state-dir", &elsewhere]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s = run.summary();
+    assert_eq!((s["copied"].as_u64(), s["skipped"].as_u64()), (Some(0), Some(objects.len() as u64)), "{s}");
+    // The multipart copy's ETag differs from its source's, so that one was decided by a HEAD
+    // reading x-amz-meta-s3ferry-source-etag (moto gives single-part KMS copies MD5 ETags).
+    assert_eq!(s["planned_check"], 1, "{s}");
+}

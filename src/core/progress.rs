@@ -36,6 +36,17 @@ impl Mode {
     }
 }
 
+/// The headers every destination write carries, and why (shown once per run).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteSettings {
+    /// The destination's Object Ownership as read, or `None` when it could not be read.
+    pub ownership: Option<String>,
+    /// The canned ACL sent (`bucket-owner-full-control`), or `None` for no ACL header.
+    pub acl: Option<String>,
+    pub expected_bucket_owner: Option<String>,
+    pub kms_key_arn: Option<String>,
+}
+
 /// What the planner decided for one object (the counts of a plan).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +80,7 @@ pub enum TransferEvent {
         concurrency: usize,
         resumed: bool,
         dry_run: bool,
+        writes: WriteSettings,
     },
     /// Cumulative objects listed on a side.
     Listed {
@@ -139,6 +151,7 @@ pub const KEPT_FAILURES: usize = 1_000;
 pub struct Progress {
     pub mode: Option<Mode>,
     pub method: Option<Method>,
+    pub writes: WriteSettings,
     pub resumed: bool,
     pub dry_run: bool,
     pub listed_source: u64,
@@ -192,6 +205,7 @@ pub struct Summary {
     pub kind: &'static str,
     pub mode: Option<Mode>,
     pub method: Option<Method>,
+    pub writes: WriteSettings,
     pub dry_run: bool,
     pub resumed: bool,
     pub planned_copy: u64,
@@ -218,7 +232,8 @@ impl Progress {
     pub fn apply(&mut self, event: &TransferEvent, at: Duration) {
         let (mut objects, mut bytes) = (0, 0);
         match event {
-            TransferEvent::Started { mode, method, concurrency, resumed, dry_run } => {
+            TransferEvent::Started { mode, method, concurrency, resumed, dry_run, writes } => {
+                self.writes = writes.clone();
                 self.mode = Some(*mode);
                 self.method = Some(*method);
                 self.concurrency = *concurrency;
@@ -341,6 +356,7 @@ impl Progress {
             kind: "summary",
             mode: self.mode,
             method: self.method,
+            writes: self.writes.clone(),
             dry_run: self.dry_run,
             resumed: self.resumed,
             planned_copy: self.planned_copy,
@@ -389,6 +405,7 @@ mod tests {
                     concurrency: 256,
                     resumed: false,
                     dry_run: false,
+                    writes: WriteSettings { acl: Some("bucket-owner-full-control".into()), ..WriteSettings::default() },
                 },
             ),
             (0.1, TransferEvent::Listed { side: Side::Source, objects: 1000 }),
@@ -440,6 +457,7 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["mode"], "sync");
         assert_eq!(json["method"], "server_side");
+        assert_eq!(json["writes"]["acl"], "bucket-owner-full-control");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{Access, Config, TransferConfig};
 use crate::core::plan::{Decision, Filter, GlobError, Listed, Need, Reason, Recorded, Step, SyncMerge};
-use crate::core::progress::{Method, Mode, Planned, TransferEvent};
+use crate::core::progress::{Method, Mode, Planned, TransferEvent, WriteSettings};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Limiter;
 use crate::engine::copier::listing::ObjectPages;
@@ -236,7 +236,13 @@ pub async fn run(
     if method == Method::ServerSide {
         readers.push(&dst);
     }
-    let (acl, warning) = ownership(&readers, &config.destination.bucket, dest_owner.as_deref()).await;
+    let (ownership_mode, acl, warning) = ownership(&readers, &config.destination.bucket, dest_owner.as_deref()).await;
+    let writes = WriteSettings {
+        ownership: ownership_mode,
+        acl: acl.as_ref().map(|a| a.as_str().to_string()),
+        expected_bucket_owner: dest_owner.clone(),
+        kms_key_arn: config.destination.kms_key_arn.clone(),
+    };
     if let Some(message) = warning {
         emit(TransferEvent::Warning { message });
     }
@@ -295,6 +301,7 @@ pub async fn run(
         concurrency: settings.concurrency,
         resumed: resumed.is_some(),
         dry_run: opts.dry_run,
+        writes,
     });
 
     // Completions become durable every second.
@@ -417,7 +424,7 @@ async fn ownership(
     readers: &[&Session],
     bucket: &str,
     owner: Option<&str>,
-) -> (Option<ObjectCannedAcl>, Option<String>) {
+) -> (Option<String>, Option<ObjectCannedAcl>, Option<String>) {
     let mut tried = Vec::new();
     for s in readers {
         let out =
@@ -429,12 +436,14 @@ async fn ownership(
         match out {
             Ok(o) => {
                 let rule = o.ownership_controls().and_then(|c| c.rules().first()).map(|r| r.object_ownership().clone());
+                let name = rule.as_ref().map(|r| r.as_str().to_string());
                 return match rule {
-                    Some(ObjectOwnership::BucketOwnerEnforced) | None => (None, None),
+                    Some(ObjectOwnership::BucketOwnerEnforced) | None => (name, None, None),
                     Some(ObjectOwnership::BucketOwnerPreferred) => {
-                        (Some(ObjectCannedAcl::BucketOwnerFullControl), None)
+                        (name, Some(ObjectCannedAcl::BucketOwnerFullControl), None)
                     }
                     Some(other) => (
+                        name,
                         Some(ObjectCannedAcl::BucketOwnerFullControl),
                         Some(format!(
                             "s3://{bucket} uses Object Ownership {}: copies stay owned by the writing account; sending bucket-owner-full-control so the bucket owner at least gets full control. Switch the bucket to BucketOwnerEnforced.",
@@ -445,6 +454,7 @@ async fn ownership(
             }
             Err(e) if error_code(&e).as_deref() == Some("OwnershipControlsNotFoundError") => {
                 return (
+                    Some("ObjectWriter".to_string()),
                     Some(ObjectCannedAcl::BucketOwnerFullControl),
                     Some(format!(
                         "s3://{bucket} has no Object Ownership setting (legacy ObjectWriter): copies stay owned by the writing account; sending bucket-owner-full-control"
@@ -455,6 +465,7 @@ async fn ownership(
         }
     }
     (
+        None,
         None,
         Some(format!(
             "could not read the Object Ownership of s3://{bucket} ({}); sending no ACL header, which is right for BucketOwnerEnforced (the AWS default since April 2023). If copies fail with AccessDenied on an older bucket, set it to BucketOwnerEnforced or give [destination.audit] credentials.",
