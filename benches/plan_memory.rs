@@ -26,9 +26,9 @@ fn source(i: u64) -> Listed {
 }
 
 fn dest(i: u64) -> Option<Listed> {
-    (i % 3 != 0).then(|| Listed {
+    (!i.is_multiple_of(3)).then(|| Listed {
         key: key(i),
-        size: 1_000 + i % 5_000 + u64::from(i % 7 == 0),
+        size: 1_000 + i % 5_000 + u64::from(i.is_multiple_of(7)),
         etag: format!("d{i:031x}"),
     })
 }
@@ -92,7 +92,7 @@ fn main() {
     let (mut copy, mut check, mut skip, mut delete, mut peak_buffered) = (0u64, 0u64, 0u64, 0u64, 0usize);
     loop {
         peak_buffered = peak_buffered.max(merge.buffered());
-        match merge.next() {
+        match merge.step() {
             Step::Done => break,
             Step::Needs(Need::Source) => {
                 let page: Vec<Listed> = src.by_ref().take(PAGE as usize).collect();

@@ -143,9 +143,9 @@ pub enum Need {
 
 /// A streaming three-way merge: the source listing, the destination listing and the identity
 /// index, each sorted by key (S3 lists in UTF-8 byte order, which is `str`'s order).
-/// Feed pages with `push_*`, mark the end with `finish_*`, and pull decisions with [`next`].
+/// Feed pages with `push_*`, mark the end with `finish_*`, and pull decisions with [`step`].
 ///
-/// [`next`]: SyncMerge::next
+/// [`step`]: SyncMerge::step
 #[derive(Debug)]
 pub struct SyncMerge {
     filter: Filter,
@@ -158,7 +158,7 @@ pub struct SyncMerge {
     idx_done: bool,
 }
 
-/// What [`SyncMerge::next`] returns.
+/// What [`SyncMerge::step`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Decided(Decision),
@@ -213,7 +213,7 @@ impl SyncMerge {
         self.src.len() + self.dst.len() + self.idx.len()
     }
 
-    pub fn next(&mut self) -> Step {
+    pub fn step(&mut self) -> Step {
         if self.src.is_empty() && !self.src_done {
             return Step::Needs(Need::Source);
         }

@@ -290,8 +290,8 @@ impl Journal {
     }
 
     /// Iterates the plan written so far.
-    pub fn replay(&self, mut each: impl FnMut(PlanRecord)) -> Result<(), JournalError> {
-        read_lines::<PlanRecord>(&self.run_dir.join("plan.jsonl"), |r| each(r)).map(|_| ())
+    pub fn replay(&self, each: impl FnMut(PlanRecord)) -> Result<(), JournalError> {
+        read_lines::<PlanRecord>(&self.run_dir.join("plan.jsonl"), each).map(|_| ())
     }
 
     fn done_line(&self, record: &DoneRecord) -> Result<(), JournalError> {

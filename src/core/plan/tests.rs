@@ -24,7 +24,7 @@ fn run(
     let mut peak = 0;
     loop {
         peak = peak.max(m.buffered());
-        match m.next() {
+        match m.step() {
             Step::Decided(dec) => out.push(dec),
             Step::Done => return (out, peak),
             Step::Needs(Need::Source) => match s.next() {

@@ -555,7 +555,7 @@ impl Planner {
                 let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after);
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
-                    match merge.next() {
+                    match merge.step() {
                         Step::Done => break,
                         Step::Needs(Need::Source) => {
                             let page = src.next().await.map_err(|e| {
@@ -682,7 +682,7 @@ async fn verify(
         report.lock().unwrap_or_else(|p| p.into_inner()).mismatches.push(Mismatch { key, problem });
     };
     loop {
-        match merge.next() {
+        match merge.step() {
             Step::Done => break,
             Step::Needs(Need::Source) => match src.next().await.map_err(|(_, d)| TransferError::List(d))? {
                 Some(p) => merge.push_source(p),
