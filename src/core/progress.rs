@@ -285,6 +285,7 @@ impl Progress {
             TransferEvent::AlreadyDone { .. } => self.already_done += 1,
             TransferEvent::Failed { failure } => {
                 self.failed += 1;
+                self.large_in_flight.retain(|(k, _)| *k != failure.key);
                 objects = 1;
                 if self.failures.len() < KEPT_FAILURES {
                     self.failures.push(failure.clone());

@@ -688,6 +688,113 @@ mod tests {
         assert_eq!(copy_source("b", &long).len(), 1026);
     }
 
+    fn test_ctx(max: usize) -> (Ctx, tokio::sync::mpsc::UnboundedReceiver<TransferEvent>) {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("eu-west-2"))
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Ctx {
+            src: client.clone(),
+            src_bucket: "src".into(),
+            src_prefix: "a/".into(),
+            dst: client,
+            dst_bucket: "dst".into(),
+            dst_prefix: "b/".into(),
+            kms_key: None,
+            dest_owner: None,
+            acl: None,
+            method: Method::ServerSide,
+            threshold: 5 << 30,
+            part_size: 64 << 20,
+            limiter: crate::engine::copier::limiter::Limiter::new(max),
+            buffer: tokio::sync::Semaphore::new(1),
+            buffer_kib: 1,
+            events: tx,
+            journal: None,
+            journal_error: std::sync::Mutex::new(None),
+            src_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+            dst_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+        };
+        (ctx, rx)
+    }
+
+    fn err(class: Class, code: &str) -> OpError {
+        OpError { class, code: code.into(), message: format!("{code}: details") }
+    }
+
+    /// Replays a scripted sequence of answers through `Ctx::call`.
+    async fn script(ctx: &Ctx, answers: Vec<Result<u32, OpError>>) -> (Res<u32>, usize) {
+        let answers = std::sync::Mutex::new(answers.into_iter());
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let result = ctx
+            .call(Side::Destination, "CopyObject", || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let next = answers.lock().unwrap().next().expect("the script ran out");
+                async move { next }
+            })
+            .await;
+        (result, calls.into_inner())
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<TransferEvent>) -> Vec<TransferEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_slow_down_and_retry_until_success() {
+        let (ctx, mut rx) = test_ctx(64);
+        let (result, calls) =
+            script(&ctx, vec![Err(err(Class::Throttle, "SlowDown")), Err(err(Class::Throttle, "SlowDown")), Ok(7)])
+                .await;
+        assert_eq!((result.ok(), calls), (Some(7), 3));
+        let events = drain(&mut rx);
+        let throttles = events.iter().filter(|e| matches!(e, TransferEvent::Throttled)).count();
+        let retries =
+            events.iter().filter(|e| matches!(e, TransferEvent::Retry { code } if code == "SlowDown")).count();
+        assert_eq!((throttles, retries), (2, 2));
+        // Two 503s in quick succession are one cut: 64 -> 48.
+        assert!(events.contains(&TransferEvent::Concurrency { limit: 48 }), "{events:?}");
+        assert_eq!(ctx.limiter.limit(), 48);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fatal_errors_are_not_retried_and_become_records() {
+        let (ctx, mut rx) = test_ctx(8);
+        let (result, calls) = script(&ctx, vec![Err(err(Class::Fatal, "AccessDenied"))]).await;
+        assert_eq!(calls, 1);
+        let Err(failed) = result else { panic!("expected a failure") };
+        assert_eq!(failed.attempts, 1);
+        let record = ctx.failure("x/key 1.txt", failed);
+        assert_eq!((record.key.as_str(), record.code.as_str(), record.attempts), ("a/x/key 1.txt", "AccessDenied", 1));
+        for needle in ["s3://src/a/x/key 1.txt", "s3://dst/b/x/key 1.txt", "111111111111", "s3:PutObject"] {
+            assert!(record.message.contains(needle), "{needle:?} missing from {}", record.message);
+        }
+        assert!(drain(&mut rx).is_empty(), "no retry, no throttle");
+
+        // Retryable errors give up after MAX_ATTEMPTS and say how many were made.
+        let answers = (0..MAX_ATTEMPTS).map(|_| Err(err(Class::Retry, "InternalError"))).collect();
+        let (result, calls) = script(&ctx, answers).await;
+        assert_eq!(calls, MAX_ATTEMPTS as usize);
+        assert_eq!(result.err().map(|f| f.attempts), Some(MAX_ATTEMPTS));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_credentials_are_requeued_not_counted() {
+        let (ctx, mut rx) = test_ctx(8);
+        let mut answers: Vec<Result<u32, OpError>> = (0..3).map(|_| Err(err(Class::Expired, "ExpiredToken"))).collect();
+        answers.push(Err(err(Class::Fatal, "AccessDenied")));
+        let (result, calls) = script(&ctx, answers).await;
+        assert_eq!(calls, 4);
+        assert_eq!(result.err().map(|f| f.attempts), Some(1), "the expiries do not count as attempts");
+        let expired = drain(&mut rx)
+            .into_iter()
+            .filter(|e| matches!(e, TransferEvent::CredentialsExpired { side: Side::Destination }))
+            .count();
+        assert_eq!(expired, 3);
+    }
+
     #[test]
     fn tags_as_a_query_string() {
         let tags = vec![("team".to_string(), "data lake".to_string()), ("a&b".to_string(), "x=y".to_string())];
