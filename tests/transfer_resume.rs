@@ -84,7 +84,8 @@ async fn resume_after_kill_copies_only_the_rest() {
 
     // First run: killed with SIGKILL once a few hundred objects are done.
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
-        .args(["sync", "--config", &config, "--progress", "json"])
+        // Slower still for the run that gets killed (concurrency is not part of the journal's identity).
+        .args(["sync", "--config", &config, "--progress", "json", "--concurrency", "2"])
         .env_clear()
         .envs(ws.env())
         .stdout(Stdio::piped())
@@ -124,7 +125,7 @@ async fn resume_after_kill_copies_only_the_rest() {
     assert!(at_destination < OBJECTS, "killed in the middle: {at_destination} of {OBJECTS}");
     // Copies that completed at S3 while their answer was in flight are the only ones the
     // journal cannot know about: at most one per request in flight.
-    assert!(at_destination >= journaled && at_destination <= journaled + 4, "{at_destination} vs {journaled}");
+    assert!(at_destination >= journaled && at_destination <= journaled + 2, "{at_destination} vs {journaled}");
     use std::os::unix::fs::PermissionsExt;
     for f in ["run.json", "plan.jsonl", "done.jsonl"] {
         let mode = std::fs::metadata(journal.join(f)).unwrap().permissions().mode() & 0o777;
