@@ -10,8 +10,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::core::plan::{Filter, Glob, MAX_PART, MIN_PART};
+use crate::core::progress::Mode;
 use crate::core::s3url::validate_bucket;
-use crate::core::units::parse_duration;
+use crate::core::units::{parse_duration, parse_size};
 
 /// A configuration problem, located in its file.
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +76,61 @@ pub struct DestinationConfig {
     pub audit: Option<Access>,
 }
 
+/// The `[transfer]` section: how `cp`/`sync` run. Every field is also a command-line flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferConfig {
+    /// What the console's copy action does; the `cp`/`sync` subcommands choose for themselves.
+    pub mode: Mode,
+    /// Most requests in flight. The copier starts here and backs off on SlowDown.
+    pub concurrency: usize,
+    /// Objects up to this size are copied with one CopyObject; larger ones in parts.
+    pub multipart_threshold: u64,
+    /// Part size for multipart copies (grown automatically to stay within 10,000 parts).
+    pub part_size: u64,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `sync` only: delete destination objects that are not in the source.
+    pub delete: bool,
+    /// Re-check every object at the end of the run.
+    pub verify: bool,
+    /// Where journals and the identity index live; relative paths are relative to the config.
+    pub state_dir: PathBuf,
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 256;
+pub const MAX_CONCURRENCY: usize = 4096;
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 << 30;
+pub const DEFAULT_PART_SIZE: u64 = 64 << 20;
+
+impl Default for TransferConfig {
+    fn default() -> Self {
+        TransferConfig {
+            mode: Mode::Cp,
+            concurrency: DEFAULT_CONCURRENCY,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            part_size: DEFAULT_PART_SIZE,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            delete: false,
+            verify: false,
+            state_dir: PathBuf::from(".s3ferry"),
+        }
+    }
+}
+
+impl TransferConfig {
+    /// The compiled include/exclude globs (validated when the config was read).
+    pub fn filter(&self) -> Result<Filter, crate::core::plan::GlobError> {
+        Filter::new(&self.include, &self.exclude)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
     pub source: SourceConfig,
     pub destination: DestinationConfig,
+    pub transfer: TransferConfig,
 }
 
 impl Config {
@@ -104,7 +156,16 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| locate(e.span(), None, e.message().to_string()))?;
         raw.validate()
             .map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
-            .map(|(source, destination)| Config { path: path.to_path_buf(), source, destination })
+            .map(|(source, destination, transfer)| Config { path: path.to_path_buf(), source, destination, transfer })
+    }
+
+    /// The state directory, resolved against the config's directory when relative.
+    pub fn state_dir(&self) -> PathBuf {
+        if self.transfer.state_dir.is_absolute() {
+            self.transfer.state_dir.clone()
+        } else {
+            self.dir().join(&self.transfer.state_dir)
+        }
     }
 
     /// The directory that holds state files for this migration: beside the config.
@@ -142,6 +203,78 @@ type Invalid = (Range<usize>, String, String);
 struct RawConfig {
     source: RawSide,
     destination: RawSide,
+    transfer: Option<RawTransfer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransfer {
+    mode: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    multipart_threshold: Option<Spanned<String>>,
+    part_size: Option<Spanned<String>>,
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    delete: Option<Spanned<bool>>,
+    verify: Option<bool>,
+    state_dir: Option<Spanned<String>>,
+}
+
+impl RawTransfer {
+    fn validate(self) -> Result<TransferConfig, Invalid> {
+        let mut t = TransferConfig::default();
+        if let Some(m) = &self.mode {
+            t.mode = match m.get_ref().as_str() {
+                "cp" => Mode::Cp,
+                "sync" => Mode::Sync,
+                _ => return Err(bad(m, "transfer.mode", "expected \"cp\" or \"sync\"")),
+            };
+        }
+        if let Some(c) = &self.concurrency {
+            if !(1..=MAX_CONCURRENCY as i64).contains(c.get_ref()) {
+                return Err(bad(c, "transfer.concurrency", "expected 1 to 4096 requests in flight (default 256)"));
+            }
+            t.concurrency = *c.get_ref() as usize;
+        }
+        if let Some(v) = &self.multipart_threshold {
+            t.multipart_threshold = transfer_size(v, "transfer.multipart_threshold")?;
+        }
+        if let Some(v) = &self.part_size {
+            t.part_size = transfer_size(v, "transfer.part_size")?;
+        }
+        for (list, field, out) in
+            [(&self.include, "transfer.include", &mut t.include), (&self.exclude, "transfer.exclude", &mut t.exclude)]
+        {
+            for g in list {
+                Glob::new(g.get_ref()).map_err(|e| bad(g, field, &e.to_string()))?;
+                out.push(g.get_ref().clone());
+            }
+        }
+        if let Some(d) = &self.delete {
+            if *d.get_ref() && t.mode == Mode::Cp && self.mode.is_some() {
+                return Err(bad(d, "transfer.delete", "delete applies only with mode = \"sync\""));
+            }
+            t.delete = *d.get_ref();
+        }
+        t.verify = self.verify.unwrap_or(false);
+        if let Some(dir) = &self.state_dir {
+            if dir.get_ref().trim().is_empty() {
+                return Err(bad(dir, "transfer.state_dir", "the directory is empty"));
+            }
+            t.state_dir = PathBuf::from(dir.get_ref());
+        }
+        Ok(t)
+    }
+}
+
+fn transfer_size(value: &Spanned<String>, field: &str) -> Result<u64, Invalid> {
+    let n = parse_size(value.get_ref()).map_err(|e| bad(value, field, &e.to_string()))?;
+    if !(MIN_PART..=MAX_PART).contains(&n) {
+        return Err(bad(value, field, "S3 accepts 5MiB to 5GiB here"));
+    }
+    Ok(n)
 }
 
 /// One struct for both sides; fields only the destination may have are checked in `validate`.
@@ -188,7 +321,11 @@ impl RawSide {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<(SourceConfig, DestinationConfig), Invalid> {
+    fn validate(self) -> Result<(SourceConfig, DestinationConfig, TransferConfig), Invalid> {
+        let transfer = match self.transfer {
+            Some(t) => t.validate()?,
+            None => TransferConfig::default(),
+        };
         let mut src = self.source;
         if let Some(k) = &src.kms_key_arn {
             return Err(bad(
@@ -212,7 +349,7 @@ impl RawConfig {
         let dst_bucket = bucket(&dst.bucket, "destination.bucket")?;
         let access = dst.access().validate("destination")?;
         let destination = DestinationConfig { bucket: dst_bucket, prefix: dst.prefix, kms_key_arn, access, audit };
-        Ok((source, destination))
+        Ok((source, destination, transfer))
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use s3ferry::cli;
 use s3ferry::config::Config;
+use s3ferry::core::progress::Mode;
 
 #[derive(Debug, Parser)]
 #[command(name = "s3ferry", version, about = "Move S3 data between AWS accounts: browse, preflight, copy, resume.")]
@@ -34,6 +35,14 @@ enum Cmd {
     /// Explain whether AWS would allow one request under the given policies, and the fix if not.
     /// Works offline on policy files. Exit: 0 allow, 1 deny, 3 unknown, 2 usage or input error.
     Explain(cli::explain::ExplainArgs),
+    /// Copy every object in scope from the source to the destination (server-side when one
+    /// identity can read and write; streamed when the destination has its own credentials).
+    #[command(after_help = cli::copy::EXIT_HELP)]
+    Cp(cli::copy::CopyArgs),
+    /// Copy only what is new or changed (size + recorded source identity); --delete removes
+    /// destination objects missing from the source.
+    #[command(after_help = cli::copy::EXIT_HELP)]
+    Sync(cli::copy::SyncArgs),
 }
 
 /// Exit codes shared by the headless commands.
@@ -83,6 +92,8 @@ async fn run(args: Args) -> ExitCode {
             }
             ExitCode::from(cli::preflight::exit_code(&report))
         }
+        Some(Cmd::Cp(a)) => transfer(&config, Mode::Cp, a, false).await,
+        Some(Cmd::Sync(a)) => transfer(&config, Mode::Sync, &a.common, a.delete).await,
         Some(Cmd::Ls(ls)) => {
             let mut out = std::io::stdout().lock();
             match cli::ls::run(&config, ls, &mut out).await {
@@ -91,6 +102,16 @@ async fn run(args: Args) -> ExitCode {
                 Err(e) => fail(EXIT_FAILED, &e.to_string()),
             }
         }
+    }
+}
+
+async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delete: bool) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match cli::copy::run(config, mode, args, delete, &mut out).await {
+        Ok(cli::copy::Verdict::Complete) => ExitCode::SUCCESS,
+        Ok(cli::copy::Verdict::Incomplete) => ExitCode::from(EXIT_FAILED),
+        Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
+        Err(e) => fail(EXIT_FAILED, &e.to_string()),
     }
 }
 

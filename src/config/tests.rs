@@ -43,6 +43,10 @@ fn the_shipped_example_parses() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/s3ferry.example.toml");
     let c = Config::load(&path).unwrap();
     assert!(c.destination.kms_key_arn.is_some());
+    // The example spells out the defaults.
+    let t = &c.transfer;
+    assert_eq!((t.mode, t.concurrency, t.multipart_threshold, t.part_size), (Mode::Cp, 256, 5 << 30, 64 << 20));
+    assert_eq!((t.delete, t.verify, t.state_dir.as_path()), (false, false, Path::new(".s3ferry")));
 }
 
 #[test]
@@ -113,6 +117,48 @@ fn errors_name_line_and_field() {
             "transfr",
             "unknown field",
         ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nmode = \"copy\"\n",
+            6,
+            "transfer.mode",
+            "\"cp\" or \"sync\"",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nconcurrency = 0\n",
+            6,
+            "transfer.concurrency",
+            "1 to 4096",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\npart_size = \"1MiB\"\n",
+            6,
+            "transfer.part_size",
+            "5MiB to 5GiB",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nmultipart_threshold = \"lots\"\n",
+            6,
+            "transfer.multipart_threshold",
+            "not a size",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\ninclude = [\"a/*\",\n  \"[x\"]\n",
+            7,
+            "transfer.include",
+            "never closed",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nmode = \"cp\"\ndelete = true\n",
+            7,
+            "transfer.delete",
+            "only with mode = \"sync\"",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nworkers = 5\n",
+            6,
+            "transfer.workers",
+            "unknown field",
+        ),
         // Not TOML at all.
         ("[source\nbucket = 1\n", 1, "source", ""),
         // Wrong type.
@@ -129,6 +175,28 @@ fn errors_name_line_and_field() {
             other => panic!("expected an error for {text:?}, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn transfer_defaults_and_values() {
+    let c = parse(GOOD).unwrap();
+    let t = &c.transfer;
+    assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Cp, 256, false, false));
+    assert_eq!((t.multipart_threshold, t.part_size), (5 << 30, 64 << 20));
+    assert_eq!(c.state_dir(), PathBuf::from(".s3ferry"), "beside the config (here: the current directory)");
+
+    let text = format!(
+        "{GOOD}\n[transfer]\nmode = \"sync\"\nconcurrency = 64\nmultipart_threshold = \"5MiB\"\npart_size = \"8MiB\"\ninclude = [\"logs/*\"]\nexclude = [\"*.tmp\"]\ndelete = true\nverify = true\nstate_dir = \"/var/lib/s3ferry\"\n"
+    );
+    let c = Config::parse(Path::new("/etc/m/migration.toml"), &text).unwrap();
+    let t = &c.transfer;
+    assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Sync, 64, true, true));
+    assert_eq!((t.multipart_threshold, t.part_size), (5 << 20, 8 << 20));
+    assert_eq!((t.include.as_slice(), t.exclude.as_slice()), (&["logs/*".to_string()][..], &["*.tmp".to_string()][..]));
+    assert!(t.filter().unwrap().matches("logs/a") && !t.filter().unwrap().matches("logs/a.tmp"));
+    assert_eq!(c.state_dir(), PathBuf::from("/var/lib/s3ferry"));
+    let rel = Config::parse(Path::new("/etc/m/migration.toml"), GOOD).unwrap();
+    assert_eq!(rel.state_dir(), PathBuf::from("/etc/m/.s3ferry"));
 }
 
 #[test]

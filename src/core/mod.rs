@@ -3,8 +3,10 @@
 
 pub mod credentials;
 pub mod listing;
+pub mod plan;
 pub mod policy;
 pub mod preflight;
+pub mod progress;
 pub mod s3url;
 pub mod side;
 pub mod units;

@@ -6,6 +6,9 @@ use crate::core::preflight::checks::Report;
 use crate::core::side::Side;
 use crate::engine::session::SessionInfo;
 
+/// The copier's messages (cp/sync); reduced by [`crate::core::progress::Progress`].
+pub use crate::core::progress::{Failure, TransferEvent};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     Connected {

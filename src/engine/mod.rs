@@ -1,9 +1,11 @@
 //! Everything that talks to AWS. It reports to the UI through [`events::EngineEvent`]s; the UI
 //! never holds or polls SDK objects.
 
+pub mod copier;
 pub mod errors;
 pub mod events;
 pub mod evidence;
+pub mod journal;
 pub mod lister;
 pub mod preflight;
 pub mod probe;

@@ -1,0 +1,313 @@
+//! `s3ferry cp` and `s3ferry sync`: run the transfer engine headless, print progress (text or
+//! NDJSON) and a final summary, and turn the result into an exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Config, MAX_CONCURRENCY};
+use crate::core::progress::{Mode, Planned, Progress, TransferEvent};
+use crate::core::units::{format_size, parse_size};
+use crate::engine::copier::{self, Options, Outcome, ResumePolicy, TransferError};
+use crate::engine::journal::JournalError;
+
+pub const EXIT_HELP: &str = "Exit codes: 0 = every object in scope is at the destination (or nothing needed doing); \
+1 = some objects failed, a listing failed, verification found mismatches or the run was interrupted \
+(the summary says which; rerun the same command to resume); 2 = usage or configuration error.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressFormat {
+    /// A status line on stderr every few seconds and a text summary.
+    Text,
+    /// NDJSON on stdout: {"type":"progress"} about once a second, {"type":"failure"},
+    /// {"type":"warning"}, {"type":"plan"} (dry run) and a final {"type":"summary"}.
+    Json,
+    /// Only the summary.
+    None,
+}
+
+/// Flags shared by `cp` and `sync`; each overrides the `[transfer]` field of the same name.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CopyArgs {
+    /// Most requests in flight (1-4096; default 256). Lowered automatically on 503 SlowDown.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_CONCURRENCY as i64))]
+    pub concurrency: Option<u16>,
+    /// Copy objects larger than this in parts (5MiB-5GiB; default 5GiB).
+    #[arg(long, value_name = "SIZE", value_parser = part_size_arg)]
+    pub multipart_threshold: Option<u64>,
+    /// Part size for multipart copies (5MiB-5GiB; default 64MiB; grown to fit 10,000 parts).
+    #[arg(long, value_name = "SIZE", value_parser = part_size_arg)]
+    pub part_size: Option<u64>,
+    /// Only keys (relative to the source prefix) matching this glob; repeatable. Replaces the config's list.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out keys matching this glob; repeatable. Replaces the config's list.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Re-check every object at the end (size, recorded source ETag, checksums) and list mismatches.
+    #[arg(long)]
+    pub verify: bool,
+    /// Where journals live (default: transfer.state_dir, else .s3ferry/ beside the config).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print the plan and its counts; write nothing (no bucket writes, no journal).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Continue an interrupted run; fails when there is none. (Without it, a journal for the
+    /// same transfer is resumed automatically.)
+    #[arg(long, conflicts_with = "fresh")]
+    pub resume: bool,
+    /// Discard any journal of an earlier run and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub progress: ProgressFormat,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CopyArgs,
+    /// Delete destination objects missing from the source (within the include/exclude scope).
+    #[arg(long)]
+    pub delete: bool,
+}
+
+fn part_size_arg(s: &str) -> Result<u64, String> {
+    let n = parse_size(s).map_err(|e| e.to_string())?;
+    if !(crate::core::plan::MIN_PART..=crate::core::plan::MAX_PART).contains(&n) {
+        return Err("S3 accepts 5MiB to 5GiB".to_string());
+    }
+    Ok(n)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error("writing output failed: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CopyError {
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            CopyError::Transfer(TransferError::Glob(_))
+                | CopyError::Transfer(TransferError::Journal(JournalError::NothingToResume { .. }))
+        )
+    }
+}
+
+/// Applies the flags to the config's `[transfer]` settings.
+pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (Config, Options) {
+    let mut config = config.clone();
+    let t = &mut config.transfer;
+    t.mode = mode;
+    if let Some(c) = args.concurrency {
+        t.concurrency = c as usize;
+    }
+    if let Some(v) = args.multipart_threshold {
+        t.multipart_threshold = v;
+    }
+    if let Some(v) = args.part_size {
+        t.part_size = v;
+    }
+    if !args.include.is_empty() {
+        t.include = args.include.clone();
+    }
+    if !args.exclude.is_empty() {
+        t.exclude = args.exclude.clone();
+    }
+    t.verify |= args.verify;
+    t.delete = mode == Mode::Sync && (delete || t.delete);
+    if let Some(dir) = &args.state_dir {
+        // A flag is relative to where the operator stands, not to the config file.
+        t.state_dir = std::env::current_dir().map(|d| d.join(dir)).unwrap_or_else(|_| dir.clone());
+    }
+    let resume = if args.fresh {
+        ResumePolicy::Fresh
+    } else if args.resume {
+        ResumePolicy::Require
+    } else {
+        ResumePolicy::Auto
+    };
+    let opts = Options { mode, settings: config.transfer.clone(), dry_run: args.dry_run, resume };
+    (config, opts)
+}
+
+/// What the command decided; the binary turns it into an exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Complete,
+    Incomplete,
+}
+
+/// Runs the transfer, printing as it goes.
+pub async fn run(
+    config: &Config,
+    mode: Mode,
+    args: &CopyArgs,
+    delete: bool,
+    out: &mut impl Write,
+) -> Result<Verdict, CopyError> {
+    let (config, opts) = options(config, mode, args, delete);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("s3ferry: interrupted: finishing the requests in flight; rerun to resume");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let engine = tokio::spawn(async move { copier::run(&config, &opts, tx, stop_rx).await });
+
+    let started = Instant::now();
+    let mut progress = Progress::default();
+    let every = match args.progress {
+        ProgressFormat::Json => Duration::from_secs(1),
+        _ => Duration::from_secs(5),
+    };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                progress.apply(&event, started.elapsed());
+                show(out, args.progress, &event)?;
+            }
+            _ = tick.tick() => match args.progress {
+                ProgressFormat::Json => {
+                    writeln!(out, "{}", serde_json::to_string(&progress.snapshot(started.elapsed())).unwrap_or_default())?;
+                    out.flush()?;
+                }
+                ProgressFormat::Text if !args.dry_run => eprintln!("s3ferry: {}", status_line(&progress, started.elapsed())),
+                _ => {}
+            }
+        }
+    }
+    let outcome = engine.await.map_err(|e| TransferError::List(format!("the transfer engine stopped: {e}")))??;
+    let summary = progress.summary(started.elapsed());
+    let complete = summary.failed == 0
+        && outcome.plan_error.is_none()
+        && !outcome.interrupted
+        && outcome.verify.as_ref().is_none_or(|v| v.mismatches.is_empty());
+    match args.progress {
+        ProgressFormat::Json => {
+            let mut v = serde_json::to_value(&summary).unwrap_or_default();
+            v["verify"] = serde_json::to_value(&outcome.verify).unwrap_or_default();
+            v["journal"] =
+                serde_json::to_value(outcome.journal.as_ref().map(|p| p.display().to_string())).unwrap_or_default();
+            v["plan_error"] = serde_json::to_value(&outcome.plan_error).unwrap_or_default();
+            v["interrupted"] = outcome.interrupted.into();
+            v["failures_total"] = summary.failed.into();
+            writeln!(out, "{v}")?;
+        }
+        _ => text_summary(out, &summary, &outcome)?,
+    }
+    out.flush()?;
+    Ok(if complete { Verdict::Complete } else { Verdict::Incomplete })
+}
+
+fn show(out: &mut impl Write, format: ProgressFormat, event: &TransferEvent) -> std::io::Result<()> {
+    match (format, event) {
+        (ProgressFormat::Json, TransferEvent::Failed { failure }) => {
+            let mut v = serde_json::to_value(failure).unwrap_or_default();
+            v["type"] = "failure".into();
+            writeln!(out, "{v}")
+        }
+        (ProgressFormat::Json, TransferEvent::Warning { message }) => {
+            writeln!(out, "{}", serde_json::json!({"type": "warning", "message": message}))
+        }
+        (ProgressFormat::Json, TransferEvent::DryRun { action, key, bytes }) => {
+            writeln!(out, "{}", serde_json::json!({"type": "plan", "action": action, "key": key, "bytes": bytes}))
+        }
+        (_, TransferEvent::Warning { message }) => {
+            eprintln!("s3ferry: warning: {message}");
+            Ok(())
+        }
+        (ProgressFormat::Text, TransferEvent::Failed { failure }) => {
+            eprintln!("s3ferry: failed: {}", failure.message);
+            Ok(())
+        }
+        (ProgressFormat::Text, TransferEvent::DryRun { action, key, bytes }) => {
+            let verb = match action {
+                Planned::Copy => "copy",
+                Planned::Check => "check",
+                Planned::Delete => "delete",
+                Planned::Skip => "skip",
+            };
+            writeln!(out, "{verb:<6} {:>10}  {key}", format_size(*bytes))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn status_line(p: &Progress, elapsed: Duration) -> String {
+    let (ops, bps) = p.rates(elapsed);
+    let total = if p.plan_complete {
+        format!("{}", p.planned_copy + p.planned_check + p.planned_delete)
+    } else {
+        format!("{}+ (planning)", p.planned_copy + p.planned_check + p.planned_delete)
+    };
+    format!(
+        "{} done of {total}: copied {} ({}), skipped {}, failed {}; {:.0} objects/s, {}/s; {} in flight max",
+        p.finished_objects() + p.already_done,
+        p.copied,
+        format_size(p.bytes_copied),
+        p.skipped + p.planned_skip,
+        p.failed,
+        ops,
+        format_size(bps as u64),
+        p.concurrency
+    )
+}
+
+fn text_summary(out: &mut impl Write, s: &crate::core::progress::Summary, outcome: &Outcome) -> std::io::Result<()> {
+    if s.dry_run {
+        writeln!(
+            out,
+            "dry run: would copy {} objects, check {} (copied only if the destination's recorded source ETag differs), delete {}, skip {}; nothing was written",
+            s.planned_copy, s.planned_check, s.planned_delete, s.skipped
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "copied {} objects ({}) in {:.1} s ({:.0} objects/s, {}/s); skipped {}; deleted {}; failed {}{}",
+        s.copied,
+        format_size(s.bytes),
+        s.seconds,
+        s.objects_per_s,
+        format_size(s.bytes_per_s as u64),
+        s.skipped,
+        s.deleted,
+        s.failed,
+        if s.already_done > 0 {
+            format!("; {} already done by the interrupted run", s.already_done)
+        } else {
+            String::new()
+        }
+    )?;
+    for f in &s.failures {
+        writeln!(out, "  {} [{} after {} attempt(s)]: {}", f.key, f.code, f.attempts, f.message)?;
+    }
+    if s.failed as usize > s.failures.len() {
+        writeln!(out, "  ... and {} more (all in the journal's failed.jsonl)", s.failed as usize - s.failures.len())?;
+    }
+    if let Some(v) = &outcome.verify {
+        writeln!(out, "verified {} objects: {} mismatches", v.checked, v.mismatches.len())?;
+        for m in &v.mismatches {
+            writeln!(out, "  {}: {}", m.key, m.problem)?;
+        }
+    }
+    if let Some(e) = &outcome.plan_error {
+        writeln!(out, "planning stopped: {e}")?;
+    }
+    if let Some(j) = &outcome.journal {
+        writeln!(out, "journal kept in {}: rerun the same command to retry what is not done", j.display())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,439 @@
+//! Planning a transfer: which objects to copy, skip or delete, decided by a streaming merge of
+//! two sorted listings; include/exclude globs; multipart part sizing.
+//!
+//! Memory stays flat: [`SyncMerge`] holds at most the pages it was given that it has not yet
+//! decided on (one ListObjectsV2 page per side, plus one page of the identity index), however
+//! many objects the buckets hold.
+//!
+//! # Content identity (why a raw ETag is not enough)
+//! An S3 ETag is an MD5 only for single-part, non-KMS objects. A copy into an SSE-KMS bucket, or a
+//! copy with a different part layout, gets a different ETag for the same bytes. So `sync` decides
+//! "unchanged" only from evidence that survives re-encryption:
+//! 1. sizes differ -> changed;
+//! 2. the identity index (written by s3ferry as copies complete) says this destination object
+//!    (by its ETag) was copied from a source object with this ETag and size -> exact answer;
+//! 3. destination ETag equals source ETag -> the same bytes (same MD5, or same multipart layout
+//!    of the same parts), unchanged;
+//! 4. otherwise the destination object must be looked at ([`Decision::Check`]): a HEAD reads the
+//!    `x-amz-meta-s3ferry-source-etag` s3ferry writes on multipart and streamed copies; when it
+//!    matches the source ETag the object is unchanged, otherwise (absent or different) it is
+//!    copied again. Copying is the safe default: an object written by another tool under SSE-KMS
+//!    is copied once, and from then on the index knows it.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+
+/// Smallest part S3 accepts (except the last).
+pub const MIN_PART: u64 = 5 << 20;
+/// Largest part and largest single CopyObject.
+pub const MAX_PART: u64 = 5 << 30;
+/// Most parts in one multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Largest object S3 stores.
+pub const MAX_OBJECT: u64 = 5 << 40;
+
+/// An object as a listing reports it; `key` is relative to the listed prefix and `etag` has its
+/// quotes removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// What s3ferry recorded about a destination object it wrote (or verified).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
+    /// Relative key.
+    #[serde(rename = "k")]
+    pub key: String,
+    /// The source object's ETag and size when it was copied.
+    #[serde(rename = "e")]
+    pub source_etag: String,
+    #[serde(rename = "s")]
+    pub source_size: u64,
+    /// The destination object's ETag right after the copy: if it changes, someone else wrote it.
+    #[serde(rename = "d")]
+    pub dest_etag: String,
+}
+
+/// Why an object is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// `cp`: everything in scope is copied.
+    Requested,
+    /// Not at the destination.
+    New,
+    /// Different size or a different recorded identity.
+    Changed,
+    /// Same size, identity unknown (see the module docs, rule 4).
+    Unverified,
+}
+
+/// One planning decision, in key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Copy {
+        object: Listed,
+        reason: Reason,
+    },
+    /// Same size, identity unknown: read the destination's recorded source ETag, then copy or skip.
+    Check {
+        object: Listed,
+        dest_etag: String,
+    },
+    /// Unchanged; `dest_etag` lets the index record it.
+    Skip {
+        object: Listed,
+        dest_etag: String,
+    },
+    /// Only at the destination, and `--delete` was asked for.
+    Delete {
+        key: String,
+        size: u64,
+    },
+    /// Only at the destination, kept (no `--delete`).
+    Extra {
+        key: String,
+    },
+}
+
+impl Decision {
+    pub fn key(&self) -> &str {
+        match self {
+            Decision::Copy { object, .. } | Decision::Check { object, .. } | Decision::Skip { object, .. } => {
+                &object.key
+            }
+            Decision::Delete { key, .. } | Decision::Extra { key } => key,
+        }
+    }
+}
+
+/// Exact comparison of one key present on both sides (rules 1-4 of the module docs).
+pub fn compare(source: &Listed, dest: &Listed, recorded: Option<&Recorded>) -> Decision {
+    if source.size != dest.size {
+        return Decision::Copy { object: source.clone(), reason: Reason::Changed };
+    }
+    if let Some(r) = recorded.filter(|r| r.dest_etag == dest.etag) {
+        return if r.source_etag == source.etag && r.source_size == source.size {
+            Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone() }
+        } else {
+            Decision::Copy { object: source.clone(), reason: Reason::Changed }
+        };
+    }
+    if source.etag == dest.etag {
+        return Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone() };
+    }
+    Decision::Check { object: source.clone(), dest_etag: dest.etag.clone() }
+}
+
+/// The answer to a [`Decision::Check`] once the destination's `s3ferry-source-etag` is known.
+pub fn resolve_check(source: &Listed, recorded_source_etag: Option<&str>) -> bool {
+    recorded_source_etag.is_some_and(|e| e.trim_matches('"') == source.etag)
+}
+
+/// Which input [`SyncMerge`] needs before it can decide more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Source,
+    Dest,
+    Index,
+}
+
+/// A streaming three-way merge: the source listing, the destination listing and the identity
+/// index, each sorted by key (S3 lists in UTF-8 byte order, which is `str`'s order).
+/// Feed pages with `push_*`, mark the end with `finish_*`, and pull decisions with [`step`].
+///
+/// [`step`]: SyncMerge::step
+#[derive(Debug)]
+pub struct SyncMerge {
+    filter: Filter,
+    delete: bool,
+    src: VecDeque<Listed>,
+    dst: VecDeque<Listed>,
+    idx: VecDeque<Recorded>,
+    src_done: bool,
+    dst_done: bool,
+    idx_done: bool,
+}
+
+/// What [`SyncMerge::step`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Decided(Decision),
+    Needs(Need),
+    Done,
+}
+
+impl SyncMerge {
+    pub fn new(filter: Filter, delete: bool) -> SyncMerge {
+        SyncMerge {
+            filter,
+            delete,
+            src: VecDeque::new(),
+            dst: VecDeque::new(),
+            idx: VecDeque::new(),
+            src_done: false,
+            dst_done: false,
+            idx_done: false,
+        }
+    }
+
+    /// Objects outside the include/exclude globs are dropped here, on both sides: `--delete`
+    /// never touches a destination object the filters exclude.
+    pub fn push_source(&mut self, page: impl IntoIterator<Item = Listed>) {
+        let filter = &self.filter;
+        self.src.extend(page.into_iter().filter(|o| filter.matches(&o.key)));
+    }
+
+    pub fn push_dest(&mut self, page: impl IntoIterator<Item = Listed>) {
+        let filter = &self.filter;
+        self.dst.extend(page.into_iter().filter(|o| filter.matches(&o.key)));
+    }
+
+    pub fn push_index(&mut self, records: impl IntoIterator<Item = Recorded>) {
+        self.idx.extend(records);
+    }
+
+    pub fn finish_source(&mut self) {
+        self.src_done = true;
+    }
+
+    pub fn finish_dest(&mut self) {
+        self.dst_done = true;
+    }
+
+    pub fn finish_index(&mut self) {
+        self.idx_done = true;
+    }
+
+    /// How many entries are buffered (for the memory bound's tests).
+    pub fn buffered(&self) -> usize {
+        self.src.len() + self.dst.len() + self.idx.len()
+    }
+
+    pub fn step(&mut self) -> Step {
+        if self.src.is_empty() && !self.src_done {
+            return Step::Needs(Need::Source);
+        }
+        if self.dst.is_empty() && !self.dst_done {
+            return Step::Needs(Need::Dest);
+        }
+        let order = match (self.src.front(), self.dst.front()) {
+            (None, None) => return Step::Done,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(s), Some(d)) => s.key.as_str().cmp(d.key.as_str()),
+        };
+        match order {
+            Ordering::Less => {
+                let object = self.src.pop_front().expect("checked above");
+                Step::Decided(Decision::Copy { object, reason: Reason::New })
+            }
+            Ordering::Greater => {
+                let d = self.dst.pop_front().expect("checked above");
+                Step::Decided(if self.delete {
+                    Decision::Delete { key: d.key, size: d.size }
+                } else {
+                    Decision::Extra { key: d.key }
+                })
+            }
+            Ordering::Equal => {
+                let key = self.src.front().map(|s| s.key.as_str()).unwrap_or_default();
+                // Drop index records for keys before this one; they describe objects that are
+                // gone from both listings (or outside the filters).
+                while self.idx.front().is_some_and(|r| r.key.as_str() < key) {
+                    self.idx.pop_front();
+                }
+                if self.idx.is_empty() && !self.idx_done {
+                    return Step::Needs(Need::Index);
+                }
+                let s = self.src.pop_front().expect("checked above");
+                let d = self.dst.pop_front().expect("checked above");
+                let recorded = self.idx.front().filter(|r| r.key == s.key);
+                Step::Decided(compare(&s, &d, recorded))
+            }
+        }
+    }
+}
+
+/// Include/exclude globs over keys relative to the source prefix. An object is in scope when it
+/// matches at least one include (or there are none) and no exclude. Globs: `*` matches any run of
+/// characters including `/` (as the AWS CLI's filters do), `?` one character, `[abc]`/`[a-z]`/
+/// `[!abc]` one character of a set; `\` escapes the next character.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    include: Vec<Glob>,
+    exclude: Vec<Glob>,
+}
+
+impl Filter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, GlobError> {
+        Ok(Filter {
+            include: include.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
+            exclude: exclude.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub fn matches(&self, key: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|g| g.matches(key)))
+            && !self.exclude.iter().any(|g| g.matches(key))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{glob}` is not a valid glob: {why}")]
+pub struct GlobError {
+    pub glob: String,
+    pub why: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    Any,
+    Star,
+    Class { negated: bool, ranges: Vec<(char, char)> },
+}
+
+/// A compiled glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    tokens: Vec<Token>,
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        let err = |why| GlobError { glob: pattern.to_string(), why };
+        if pattern.is_empty() {
+            return Err(err("it is empty"));
+        }
+        let mut tokens = Vec::new();
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => {
+                    if tokens.last() != Some(&Token::Star) {
+                        tokens.push(Token::Star);
+                    }
+                }
+                '?' => tokens.push(Token::Any),
+                '\\' => tokens.push(Token::Char(chars.next().ok_or_else(|| err("it ends with a lone `\\`"))?)),
+                '[' => {
+                    let negated = chars.next_if(|&c| c == '!' || c == '^').is_some();
+                    let mut ranges = Vec::new();
+                    let mut first = true;
+                    loop {
+                        let c = chars.next().ok_or_else(|| err("a `[` is never closed"))?;
+                        if c == ']' && !first {
+                            break;
+                        }
+                        first = false;
+                        let c = if c == '\\' { chars.next().ok_or_else(|| err("a `[` is never closed"))? } else { c };
+                        if chars.peek() == Some(&'-') {
+                            chars.next();
+                            match chars.next() {
+                                Some(']') => {
+                                    ranges.push((c, c));
+                                    ranges.push(('-', '-'));
+                                    break;
+                                }
+                                Some(hi) if hi >= c => ranges.push((c, hi)),
+                                Some(_) => return Err(err("a range in `[...]` runs backwards")),
+                                None => return Err(err("a `[` is never closed")),
+                            }
+                        } else {
+                            ranges.push((c, c));
+                        }
+                    }
+                    tokens.push(Token::Class { negated, ranges });
+                }
+                c => tokens.push(Token::Char(c)),
+            }
+        }
+        Ok(Glob { tokens })
+    }
+
+    /// Linear-time wildcard match with single-star backtracking.
+    pub fn matches(&self, text: &str) -> bool {
+        let text: Vec<char> = text.chars().collect();
+        let (mut t, mut p) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match self.tokens.get(p) {
+                Some(Token::Star) => {
+                    star = Some((p, t));
+                    p += 1;
+                    continue;
+                }
+                Some(tok) if one(tok, text[t]) => {
+                    t += 1;
+                    p += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            }
+        }
+        self.tokens[p..].iter().all(|t| *t == Token::Star)
+    }
+}
+
+fn one(token: &Token, c: char) -> bool {
+    match token {
+        Token::Char(x) => *x == c,
+        Token::Any => true,
+        Token::Class { negated, ranges } => ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated,
+        Token::Star => false,
+    }
+}
+
+/// How an object is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartPlan {
+    /// One CopyObject (or one GET + PUT when streaming).
+    Single,
+    /// `count` parts of `part_size` bytes, the last one `size - (count - 1) * part_size`.
+    Multipart { part_size: u64, count: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{size} bytes is larger than the 5 TiB S3 allows for one object")]
+pub struct TooLarge {
+    pub size: u64,
+}
+
+/// Single copy up to `threshold`; above it, parts of at least `part_size`, grown (in whole MiB)
+/// so the object fits in 10,000 parts, and never outside 5 MiB..=5 GiB.
+pub fn part_plan(size: u64, threshold: u64, part_size: u64) -> Result<PartPlan, TooLarge> {
+    if size > MAX_OBJECT {
+        return Err(TooLarge { size });
+    }
+    if size <= threshold.min(MAX_PART) {
+        return Ok(PartPlan::Single);
+    }
+    let mut part = part_size.clamp(MIN_PART, MAX_PART);
+    let needed = size.div_ceil(MAX_PARTS);
+    if needed > part {
+        part = needed.div_ceil(1 << 20) * (1 << 20);
+    }
+    let part = part.min(MAX_PART);
+    Ok(PartPlan::Multipart { part_size: part, count: size.div_ceil(part) })
+}
+
+/// The byte range (inclusive) of part `index` (0-based) of an object.
+pub fn part_range(size: u64, part_size: u64, index: u64) -> (u64, u64) {
+    let start = index * part_size;
+    (start, (start + part_size).min(size) - 1)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,803 @@
+//! One object: single CopyObject, multipart copy, streamed GET -> PUT/multipart upload, the
+//! identity check for `sync`, and delete. Every outcome is a value; nothing here stops a run.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::core::plan::{Listed, PartPlan, part_plan, part_range, resolve_check};
+use crate::core::progress::{Failure, Method, TransferEvent};
+use crate::core::side::Side;
+use crate::engine::copier::limiter::Permit;
+use crate::engine::copier::retry::{Class, MAX_ATTEMPTS, MAX_EXPIRED_RETRIES, OpError, backoff, op_error};
+use crate::engine::copier::{Ctx, Task};
+
+/// The user-metadata key s3ferry writes on multipart and streamed copies.
+pub const SOURCE_ETAG_META: &str = "s3ferry-source-etag";
+/// Parts of one object in flight at once (each also takes a request permit).
+const PARTS_IN_FLIGHT: usize = 32;
+
+/// Characters kept as-is in `x-amz-copy-source`: unreserved ones and the `/` separators.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+/// Tag keys and values in the `x-amz-tagging` query string.
+const TAG: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// `bucket/key` percent-encoded for `x-amz-copy-source`: spaces, `+`, `%`, `?`, `#` and
+/// non-ASCII are escaped so S3 decodes exactly the original key.
+pub fn copy_source(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{}", utf8_percent_encode(key, COPY_SOURCE))
+}
+
+/// `k1=v1&k2=v2`, each part percent-encoded.
+pub fn tagging_query(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, TAG), utf8_percent_encode(v, TAG)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What a finished object reports.
+pub enum Outcome {
+    Copied { dest_etag: String },
+    Unchanged { dest_etag: String },
+    Deleted,
+}
+
+/// A failure before it is turned into a [`Failure`] record.
+struct Failed {
+    error: OpError,
+    attempts: u32,
+    op: &'static str,
+}
+
+type Res<T> = Result<T, Failed>;
+
+/// The headers a copy carries over from its source.
+#[derive(Debug, Default, Clone)]
+struct Meta {
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    metadata: HashMap<String, String>,
+}
+
+macro_rules! meta_from {
+    ($o:expr) => {
+        Meta {
+            content_type: $o.content_type().map(str::to_string),
+            cache_control: $o.cache_control().map(str::to_string),
+            content_encoding: $o.content_encoding().map(str::to_string),
+            content_disposition: $o.content_disposition().map(str::to_string),
+            content_language: $o.content_language().map(str::to_string),
+            metadata: $o.metadata().cloned().unwrap_or_default(),
+        }
+    };
+}
+
+/// Applies source metadata plus the recorded source ETag to a PutObject/CreateMultipartUpload.
+macro_rules! with_meta {
+    ($req:expr, $meta:expr, $etag:expr) => {{
+        let mut metadata = $meta.metadata.clone();
+        metadata.insert(SOURCE_ETAG_META.to_string(), $etag.to_string());
+        $req.set_content_type($meta.content_type.clone())
+            .set_cache_control($meta.cache_control.clone())
+            .set_content_encoding($meta.content_encoding.clone())
+            .set_content_disposition($meta.content_disposition.clone())
+            .set_content_language($meta.content_language.clone())
+            .set_metadata(Some(metadata))
+    }};
+}
+
+/// The headers every destination write carries: SSE-KMS with the configured key, the expected
+/// bucket owner, and the ACL the bucket's Object Ownership needs.
+macro_rules! dest_write {
+    ($req:expr, $ctx:expr) => {{
+        let r = $req.set_expected_bucket_owner($ctx.dest_owner.clone()).set_acl($ctx.acl.clone());
+        match &$ctx.kms_key {
+            Some(k) => r.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
+            None => r,
+        }
+    }};
+}
+
+impl Ctx {
+    /// Runs one request with the copier's retry policy; the limiter learns from every answer.
+    async fn call<T, F, Fut>(&self, side: Side, op: &'static str, mut f: F) -> Res<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, OpError>>,
+    {
+        let mut attempts = 0;
+        let mut expired = 0;
+        loop {
+            attempts += 1;
+            let error = match f().await {
+                Ok(v) => {
+                    if let Some(limit) = self.limiter.succeeded() {
+                        self.emit(TransferEvent::Concurrency { limit });
+                    }
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            match error.class {
+                Class::Expired if expired < MAX_EXPIRED_RETRIES => {
+                    // Not a failure of the object: wait for the SDK's identity cache to renew
+                    // the credentials and send the same request again.
+                    expired += 1;
+                    attempts -= 1;
+                    self.emit(TransferEvent::CredentialsExpired { side });
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                Class::Throttle | Class::Retry if attempts < MAX_ATTEMPTS => {
+                    if error.class == Class::Throttle {
+                        self.emit(TransferEvent::Throttled);
+                        if let Some(limit) = self.limiter.throttled() {
+                            self.emit(TransferEvent::Concurrency { limit });
+                        }
+                    }
+                    self.emit(TransferEvent::Retry { code: error.code.clone() });
+                    tokio::time::sleep(backoff(attempts, fastrand::f64())).await;
+                }
+                _ => return Err(Failed { error, attempts, op }),
+            }
+        }
+    }
+
+    pub(crate) fn emit(&self, event: TransferEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn src_key(&self, key: &str) -> String {
+        format!("{}{}", self.src_prefix, key)
+    }
+
+    fn dst_key(&self, key: &str) -> String {
+        format!("{}{}", self.dst_prefix, key)
+    }
+
+    /// A failure record whose message names bucket, key, account and the next step.
+    fn failure(&self, key: &str, f: Failed) -> Failure {
+        let src = format!("s3://{}/{}", self.src_bucket, self.src_key(key));
+        let dst = format!("s3://{}/{}", self.dst_bucket, self.dst_key(key));
+        let detail = &f.error.message;
+        let kms = "; with SSE-KMS also kms:GenerateDataKey and kms:Decrypt on the key (IAM policy and key policy)";
+        let (who, target, next) = match f.op {
+            "GetObject" | "HeadObject (source)" | "GetObjectTagging" => (
+                &self.src_who,
+                src.clone(),
+                "allow s3:GetObject and s3:GetObjectTagging on the source objects (and kms:Decrypt on the source key if it is SSE-KMS)".to_string(),
+            ),
+            "DeleteObject" => (
+                &self.dst_who,
+                dst.clone(),
+                "allow s3:DeleteObject on the destination prefix (identity policy and, across accounts, the destination bucket policy), or run sync without --delete".to_string(),
+            ),
+            "HeadObject (destination)" => (
+                &self.dst_who,
+                dst.clone(),
+                "allow s3:GetObject on the destination prefix so sync can read what it wrote".to_string(),
+            ),
+            _ => (
+                &self.dst_who,
+                format!("{src} -> {dst}"),
+                format!("allow s3:GetObject on the source, and s3:PutObject and s3:PutObjectTagging on the destination prefix in the identity policy and, across accounts, in the destination bucket policy{kms}"),
+            ),
+        };
+        let message = match f.error.code.as_str() {
+            "AccessDenied" | "Forbidden" => format!("AccessDenied: {} {target} as {who}: {detail}. Next: {next}", f.op),
+            "NoSuchKey" | "NotFound" if f.op != "HeadObject (destination)" => format!(
+                "{}: {src} no longer exists (deleted after it was listed); nothing to copy: {detail}",
+                f.error.code
+            ),
+            "InvalidObjectState" | "ObjectNotInActiveTierError" => format!(
+                "{}: {src} is archived (Glacier/Deep Archive); restore it before copying: {detail}",
+                f.error.code
+            ),
+            "PreconditionFailed" => {
+                format!("PreconditionFailed: {src} changed after it was listed; run sync again to copy the new version")
+            }
+            "AccessControlListNotSupported" => format!(
+                "AccessControlListNotSupported: {dst} has ACLs disabled (BucketOwnerEnforced) but an ACL was sent; {detail}"
+            ),
+            "SizeMismatch" | "ChecksumMismatch" => format!("{}: {target}: {detail}", f.error.code),
+            _ => format!("{} {target} as {who} failed after {} attempt(s): {detail}", f.op, f.attempts),
+        };
+        let key = if f.op == "DeleteObject" { self.dst_key(key) } else { self.src_key(key) };
+        Failure { key, code: f.error.code, message, attempts: f.attempts }
+    }
+}
+
+/// Runs one task to its end and records the outcome (journal + event).
+pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
+    let (key, size) = match &task {
+        Task::Copy(o) | Task::Check(o) => (o.key.clone(), o.size),
+        Task::Delete { key, size } => (key.clone(), *size),
+    };
+    let result = match task {
+        Task::Copy(o) => copy(&ctx, &o, permit).await,
+        Task::Check(o) => check(&ctx, &o, permit).await,
+        Task::Delete { key, .. } => delete(&ctx, &key, permit).await,
+    };
+    match result {
+        Ok(Outcome::Copied { dest_etag }) => {
+            ctx.record(|j| j.copied(&key, &dest_etag));
+            let parted = !matches!(part_plan_for(&ctx, size), PartPlan::Single);
+            ctx.emit(TransferEvent::Copied { bytes: size, parted });
+        }
+        Ok(Outcome::Unchanged { dest_etag }) => {
+            ctx.record(|j| j.copied(&key, &dest_etag));
+            ctx.emit(TransferEvent::Skipped { bytes: size });
+        }
+        Ok(Outcome::Deleted) => {
+            ctx.record(|j| j.deleted(&key));
+            ctx.emit(TransferEvent::Deleted);
+        }
+        Err(f) => {
+            let failure = ctx.failure(&key, f);
+            ctx.record(|j| j.failed(&failure));
+            ctx.emit(TransferEvent::Failed { failure });
+        }
+    }
+}
+
+fn part_plan_for(ctx: &Ctx, size: u64) -> PartPlan {
+    // Streaming buffers at most one part per request, so anything above a part goes in parts.
+    let threshold = match ctx.method {
+        Method::ServerSide => ctx.threshold,
+        Method::Stream => ctx.threshold.min(ctx.part_size),
+    };
+    part_plan(size, threshold, ctx.part_size).unwrap_or(PartPlan::Single)
+}
+
+async fn copy(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
+    if let Err(e) = part_plan(o.size, ctx.threshold, ctx.part_size) {
+        return Err(Failed { error: OpError::fatal("EntityTooLarge", e.to_string()), attempts: 0, op: "CopyObject" });
+    }
+    match (ctx.method, part_plan_for(ctx, o.size)) {
+        (Method::ServerSide, PartPlan::Single) => copy_single(ctx, o, permit).await,
+        (Method::Stream, PartPlan::Single) => stream_single(ctx, o, permit).await,
+        (method, PartPlan::Multipart { part_size, count }) => multipart(ctx, o, permit, method, part_size, count).await,
+    }
+}
+
+/// One CopyObject: metadata and tags come along (directives default to COPY), the source must
+/// still be the listed version (CopySourceIfMatch), and the result must carry an ETag.
+async fn copy_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
+    let source = copy_source(&ctx.src_bucket, &ctx.src_key(&o.key));
+    let dst_key = ctx.dst_key(&o.key);
+    let if_match = quoted(&o.etag);
+    let out = ctx
+        .call(Side::Destination, "CopyObject", || {
+            let req = ctx
+                .dst
+                .copy_object()
+                .bucket(&ctx.dst_bucket)
+                .key(&dst_key)
+                .copy_source(&source)
+                .set_copy_source_if_match(if_match.clone());
+            let req = dest_write!(req, ctx);
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await?;
+    drop(permit);
+    match out.copy_object_result().and_then(|r| r.e_tag()) {
+        Some(etag) => Ok(Outcome::Copied { dest_etag: etag.trim_matches('"').to_string() }),
+        None => Err(Failed {
+            error: OpError::fatal("InvalidResponse", "CopyObject answered without a CopyObjectResult".into()),
+            attempts: 1,
+            op: "CopyObject",
+        }),
+    }
+}
+
+fn quoted(etag: &str) -> Option<String> {
+    (!etag.is_empty()).then(|| format!("\"{etag}\""))
+}
+
+async fn read_tags(ctx: &Ctx, src_key: &str) -> Res<Option<String>> {
+    let out = ctx
+        .call(Side::Source, "GetObjectTagging", || {
+            let req = ctx.src.get_object_tagging().bucket(&ctx.src_bucket).key(src_key);
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await?;
+    let tags: Vec<(String, String)> =
+        out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    Ok((!tags.is_empty()).then(|| tagging_query(&tags)))
+}
+
+/// Buffer budget for streamed bytes, in KiB permits (bounded memory whatever the concurrency).
+async fn buffer(ctx: &Ctx, bytes: u64) -> tokio::sync::SemaphorePermit<'_> {
+    let kib = (bytes.div_ceil(1024) as u32).clamp(1, ctx.buffer_kib);
+    ctx.buffer.acquire_many(kib).await.expect("the buffer semaphore is never closed")
+}
+
+/// GET with the source credentials, PUT with the destination's; the body is held in memory
+/// (at most one part's worth, within the buffer budget).
+async fn stream_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
+    let _budget = buffer(ctx, o.size).await;
+    let src_key = ctx.src_key(&o.key);
+    let if_match = quoted(&o.etag);
+    let (meta, tag_count, body) = ctx
+        .call(Side::Source, "GetObject", || {
+            let req = ctx.src.get_object().bucket(&ctx.src_bucket).key(&src_key).set_if_match(if_match.clone());
+            async move {
+                let out = req.send().await.map_err(op_error)?;
+                let meta = meta_from!(out);
+                let tags = out.tag_count().unwrap_or(0);
+                let body = out.body.collect().await.map_err(|e| OpError {
+                    class: Class::Retry,
+                    code: "ReadError".into(),
+                    message: format!("reading the object body failed: {e}"),
+                })?;
+                Ok((meta, tags, body.into_bytes()))
+            }
+        })
+        .await?;
+    if body.len() as u64 != o.size {
+        return Err(size_mismatch("GetObject", body.len() as u64, o.size));
+    }
+    let tagging = if tag_count > 0 { read_tags(ctx, &src_key).await? } else { None };
+    let dst_key = ctx.dst_key(&o.key);
+    let out = ctx
+        .call(Side::Destination, "PutObject", || {
+            let req = ctx
+                .dst
+                .put_object()
+                .bucket(&ctx.dst_bucket)
+                .key(&dst_key)
+                .body(ByteStream::from(body.clone()))
+                .content_length(o.size as i64)
+                .set_tagging(tagging.clone());
+            let req = dest_write!(with_meta!(req, meta, o.etag), ctx);
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await?;
+    drop(permit);
+    Ok(Outcome::Copied { dest_etag: out.e_tag().unwrap_or_default().trim_matches('"').to_string() })
+}
+
+fn size_mismatch(op: &'static str, got: u64, want: u64) -> Failed {
+    Failed {
+        error: OpError::fatal("SizeMismatch", format!("{op} gave {got} bytes, the listing said {want}")),
+        attempts: 1,
+        op,
+    }
+}
+
+/// Multipart: server-side with UploadPartCopy, or streamed with ranged GETs and UploadPart.
+/// Metadata and tags are read from the source and set on the upload, plus the source ETag
+/// (`x-amz-meta-s3ferry-source-etag`) so later syncs can compare exactly. Parts run in parallel,
+/// each under its own request permit; any failure aborts the upload.
+async fn multipart(
+    ctx: &Arc<Ctx>,
+    o: &Listed,
+    permit: Permit,
+    method: Method,
+    part_size: u64,
+    count: u64,
+) -> Res<Outcome> {
+    let src_key = ctx.src_key(&o.key);
+    let dst_key = ctx.dst_key(&o.key);
+    let if_match = quoted(&o.etag);
+    let head = ctx
+        .call(Side::Source, "HeadObject (source)", || {
+            let req = ctx.src.head_object().bucket(&ctx.src_bucket).key(&src_key).set_if_match(if_match.clone());
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await?;
+    if head.content_length().unwrap_or(-1) as u64 != o.size {
+        return Err(size_mismatch("HeadObject (source)", head.content_length().unwrap_or(0).max(0) as u64, o.size));
+    }
+    let meta = meta_from!(head);
+    let tagging = read_tags(ctx, &src_key).await?;
+    let created = ctx
+        .call(Side::Destination, "CreateMultipartUpload", || {
+            let req =
+                ctx.dst.create_multipart_upload().bucket(&ctx.dst_bucket).key(&dst_key).set_tagging(tagging.clone());
+            let req = dest_write!(with_meta!(req, meta, o.etag), ctx);
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await?;
+    drop(permit);
+    let Some(upload_id) = created.upload_id().map(str::to_string) else {
+        return Err(Failed {
+            error: OpError::fatal("InvalidResponse", "CreateMultipartUpload answered without an UploadId".into()),
+            attempts: 1,
+            op: "CreateMultipartUpload",
+        });
+    };
+    ctx.emit(TransferEvent::LargeStarted { key: src_key.clone(), size: o.size, parts: count });
+
+    let result = async {
+        let source = copy_source(&ctx.src_bucket, &src_key);
+        let parts: Vec<CompletedPart> = futures::stream::iter(0..count)
+            .map(|i| {
+                let (ctx, source, upload_id, dst_key, src_key, if_match) =
+                    (ctx.clone(), &source, &upload_id, &dst_key, &src_key, &if_match);
+                async move {
+                    let (start, end) = part_range(o.size, part_size, i);
+                    let number = (i + 1) as i32;
+                    let etag = match method {
+                        Method::ServerSide => {
+                            let _p = ctx.limiter.acquire().await;
+                            let out = ctx
+                                .call(Side::Destination, "UploadPartCopy", || {
+                                    let req = ctx
+                                        .dst
+                                        .upload_part_copy()
+                                        .bucket(&ctx.dst_bucket)
+                                        .key(dst_key)
+                                        .upload_id(upload_id)
+                                        .part_number(number)
+                                        .copy_source(source)
+                                        .copy_source_range(format!("bytes={start}-{end}"))
+                                        .set_copy_source_if_match(if_match.clone())
+                                        .set_expected_bucket_owner(ctx.dest_owner.clone());
+                                    async move { req.send().await.map_err(op_error) }
+                                })
+                                .await?;
+                            out.copy_part_result().and_then(|r| r.e_tag()).map(str::to_string)
+                        }
+                        Method::Stream => {
+                            let _budget = buffer(&ctx, end - start + 1).await;
+                            let _p = ctx.limiter.acquire().await;
+                            let body: Bytes = ctx
+                                .call(Side::Source, "GetObject", || {
+                                    let req = ctx
+                                        .src
+                                        .get_object()
+                                        .bucket(&ctx.src_bucket)
+                                        .key(src_key)
+                                        .range(format!("bytes={start}-{end}"))
+                                        .set_if_match(if_match.clone());
+                                    async move {
+                                        let out = req.send().await.map_err(op_error)?;
+                                        let body = out.body.collect().await.map_err(|e| OpError {
+                                            class: Class::Retry,
+                                            code: "ReadError".into(),
+                                            message: format!("reading part {number} failed: {e}"),
+                                        })?;
+                                        Ok(body.into_bytes())
+                                    }
+                                })
+                                .await?;
+                            if body.len() as u64 != end - start + 1 {
+                                return Err(size_mismatch("GetObject", body.len() as u64, end - start + 1));
+                            }
+                            let out = ctx
+                                .call(Side::Destination, "UploadPart", || {
+                                    let req = ctx
+                                        .dst
+                                        .upload_part()
+                                        .bucket(&ctx.dst_bucket)
+                                        .key(dst_key)
+                                        .upload_id(upload_id)
+                                        .part_number(number)
+                                        .content_length(body.len() as i64)
+                                        .body(ByteStream::from(body.clone()))
+                                        .set_expected_bucket_owner(ctx.dest_owner.clone());
+                                    async move { req.send().await.map_err(op_error) }
+                                })
+                                .await?;
+                            out.e_tag().map(str::to_string)
+                        }
+                    };
+                    ctx.emit(TransferEvent::PartDone { bytes: end - start + 1 });
+                    Ok::<_, Failed>(CompletedPart::builder().part_number(number).set_e_tag(etag).build())
+                }
+            })
+            .buffer_unordered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let mut parts = parts;
+        parts.sort_by_key(|p| p.part_number());
+        let _p = ctx.limiter.acquire().await;
+        let upload = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+        let done = ctx
+            .call(Side::Destination, "CompleteMultipartUpload", || {
+                let req = ctx
+                    .dst
+                    .complete_multipart_upload()
+                    .bucket(&ctx.dst_bucket)
+                    .key(&dst_key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(upload.clone())
+                    .set_expected_bucket_owner(ctx.dest_owner.clone());
+                async move { req.send().await.map_err(op_error) }
+            })
+            .await?;
+        Ok(done.e_tag().unwrap_or_default().trim_matches('"').to_string())
+    }
+    .await;
+
+    let dest_etag = match result {
+        Ok(etag) => etag,
+        Err(f) => {
+            // Best effort: a failed upload must not leave parts behind (they cost storage).
+            let _p = ctx.limiter.acquire().await;
+            let _ = ctx
+                .call(Side::Destination, "AbortMultipartUpload", || {
+                    let req = ctx
+                        .dst
+                        .abort_multipart_upload()
+                        .bucket(&ctx.dst_bucket)
+                        .key(&dst_key)
+                        .upload_id(&upload_id)
+                        .set_expected_bucket_owner(ctx.dest_owner.clone());
+                    async move { req.send().await.map_err(op_error) }
+                })
+                .await;
+            return Err(f);
+        }
+    };
+    // Verify: the assembled object has the source's size. The parts already cover the pinned
+    // source version exactly; a write-only identity (no s3:GetObject on the destination) cannot
+    // HEAD, and that alone is no reason to fail a good copy.
+    let _p = ctx.limiter.acquire().await;
+    let head = ctx
+        .call(Side::Destination, "HeadObject (destination)", || {
+            let req = ctx
+                .dst
+                .head_object()
+                .bucket(&ctx.dst_bucket)
+                .key(&dst_key)
+                .set_expected_bucket_owner(ctx.dest_owner.clone());
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await;
+    match head {
+        Ok(h) if h.content_length() != Some(o.size as i64) => {
+            Err(size_mismatch("HeadObject (destination)", h.content_length().unwrap_or(0).max(0) as u64, o.size))
+        }
+        Ok(_) => Ok(Outcome::Copied { dest_etag }),
+        Err(f) if matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => Ok(Outcome::Copied { dest_etag }),
+        Err(f) => Err(f),
+    }
+}
+
+/// `sync` with equal sizes and unknown identity: read the recorded source ETag on the
+/// destination object; copy only when it does not match.
+async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
+    let dst_key = ctx.dst_key(&o.key);
+    let head = ctx
+        .call(Side::Destination, "HeadObject (destination)", || {
+            let req = ctx
+                .dst
+                .head_object()
+                .bucket(&ctx.dst_bucket)
+                .key(&dst_key)
+                .set_expected_bucket_owner(ctx.dest_owner.clone());
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await;
+    match head {
+        Ok(h) => {
+            let recorded = h.metadata().and_then(|m| m.get(SOURCE_ETAG_META)).map(String::as_str);
+            if h.content_length() == Some(o.size as i64) && resolve_check(o, recorded) {
+                return Ok(Outcome::Unchanged {
+                    dest_etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                });
+            }
+            copy(ctx, o, permit).await
+        }
+        // Gone since the listing, or not readable by a write-only identity: copying is the
+        // safe answer when the identity cannot be confirmed.
+        Err(f) if matches!(f.error.code.as_str(), "NotFound" | "NoSuchKey" | "AccessDenied" | "Forbidden") => {
+            copy(ctx, o, permit).await
+        }
+        Err(f) => Err(f),
+    }
+}
+
+async fn delete(ctx: &Ctx, key: &str, permit: Permit) -> Res<Outcome> {
+    let dst_key = ctx.dst_key(key);
+    ctx.call(Side::Destination, "DeleteObject", || {
+        let req = ctx
+            .dst
+            .delete_object()
+            .bucket(&ctx.dst_bucket)
+            .key(&dst_key)
+            .set_expected_bucket_owner(ctx.dest_owner.clone());
+        async move { req.send().await.map_err(op_error) }
+    })
+    .await?;
+    drop(permit);
+    Ok(Outcome::Deleted)
+}
+
+/// Size and checksums of one object, for `--verify`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub size: u64,
+    pub source_etag: Option<String>,
+    pub checksums: Vec<(&'static str, String)>,
+}
+
+/// HEAD with checksum mode on; `side` picks the bucket and client.
+pub(crate) async fn facts(ctx: &Ctx, side: Side, key: &str) -> Result<Facts, (String, String)> {
+    let (client, bucket, full) = match side {
+        Side::Source => (&ctx.src, &ctx.src_bucket, ctx.src_key(key)),
+        Side::Destination => (&ctx.dst, &ctx.dst_bucket, ctx.dst_key(key)),
+    };
+    let _p = ctx.limiter.acquire().await;
+    let h = ctx
+        .call(side, "HeadObject", || {
+            let mut req = client.head_object().bucket(bucket).key(&full).checksum_mode(ChecksumMode::Enabled);
+            if side == Side::Destination {
+                req = req.set_expected_bucket_owner(ctx.dest_owner.clone());
+            }
+            async move { req.send().await.map_err(op_error) }
+        })
+        .await
+        .map_err(|f| (f.error.code, f.error.message))?;
+    let mut checksums = Vec::new();
+    for (name, value) in [
+        ("CRC32", h.checksum_crc32()),
+        ("CRC32C", h.checksum_crc32_c()),
+        ("CRC64NVME", h.checksum_crc64_nvme()),
+        ("SHA1", h.checksum_sha1()),
+        ("SHA256", h.checksum_sha256()),
+    ] {
+        // A composite (per-part) checksum ends in "-N" and cannot be compared with a whole-object one.
+        if let Some(v) = value.filter(|v| !v.contains('-')) {
+            checksums.push((name, v.to_string()));
+        }
+    }
+    Ok(Facts {
+        size: h.content_length().unwrap_or(0).max(0) as u64,
+        source_etag: h.metadata().and_then(|m| m.get(SOURCE_ETAG_META)).cloned(),
+        checksums,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_every_legal_key() {
+        let cases: &[(&str, &str)] = &[
+            ("plain/key.csv", "b/plain/key.csv"),
+            ("with space.txt", "b/with%20space.txt"),
+            ("a+b", "b/a%2Bb"),
+            ("100%", "b/100%25"),
+            ("what?x=1", "b/what%3Fx%3D1"),
+            ("frag#ment", "b/frag%23ment"),
+            ("caf\u{e9}/\u{65e5}\u{672c}", "b/caf%C3%A9/%E6%97%A5%E6%9C%AC"),
+            ("tilde~_-.", "b/tilde~_-."),
+            ("//double//", "b///double//"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(copy_source("b", key), *want, "{key}");
+            // Round trip: S3 percent-decodes the header back to the key.
+            let encoded = copy_source("b", key);
+            let decoded = percent_encoding::percent_decode_str(&encoded[2..]).decode_utf8().unwrap();
+            assert_eq!(decoded, *key);
+        }
+        let long = "k".repeat(1024);
+        assert_eq!(copy_source("b", &long).len(), 1026);
+    }
+
+    fn test_ctx(max: usize) -> (Ctx, tokio::sync::mpsc::UnboundedReceiver<TransferEvent>) {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("eu-west-2"))
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Ctx {
+            src: client.clone(),
+            src_bucket: "src".into(),
+            src_prefix: "a/".into(),
+            dst: client,
+            dst_bucket: "dst".into(),
+            dst_prefix: "b/".into(),
+            kms_key: None,
+            dest_owner: None,
+            acl: None,
+            method: Method::ServerSide,
+            threshold: 5 << 30,
+            part_size: 64 << 20,
+            limiter: crate::engine::copier::limiter::Limiter::new(max),
+            buffer: tokio::sync::Semaphore::new(1),
+            buffer_kib: 1,
+            events: tx,
+            journal: None,
+            journal_error: std::sync::Mutex::new(None),
+            src_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+            dst_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+        };
+        (ctx, rx)
+    }
+
+    fn err(class: Class, code: &str) -> OpError {
+        OpError { class, code: code.into(), message: format!("{code}: details") }
+    }
+
+    /// Replays a scripted sequence of answers through `Ctx::call`.
+    async fn script(ctx: &Ctx, answers: Vec<Result<u32, OpError>>) -> (Res<u32>, usize) {
+        let answers = std::sync::Mutex::new(answers.into_iter());
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let result = ctx
+            .call(Side::Destination, "CopyObject", || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let next = answers.lock().unwrap().next().expect("the script ran out");
+                async move { next }
+            })
+            .await;
+        (result, calls.into_inner())
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<TransferEvent>) -> Vec<TransferEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_slow_down_and_retry_until_success() {
+        let (ctx, mut rx) = test_ctx(64);
+        let (result, calls) =
+            script(&ctx, vec![Err(err(Class::Throttle, "SlowDown")), Err(err(Class::Throttle, "SlowDown")), Ok(7)])
+                .await;
+        assert_eq!((result.ok(), calls), (Some(7), 3));
+        let events = drain(&mut rx);
+        let throttles = events.iter().filter(|e| matches!(e, TransferEvent::Throttled)).count();
+        let retries =
+            events.iter().filter(|e| matches!(e, TransferEvent::Retry { code } if code == "SlowDown")).count();
+        assert_eq!((throttles, retries), (2, 2));
+        // Two 503s in quick succession are one cut: 64 -> 48.
+        assert!(events.contains(&TransferEvent::Concurrency { limit: 48 }), "{events:?}");
+        assert_eq!(ctx.limiter.limit(), 48);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fatal_errors_are_not_retried_and_become_records() {
+        let (ctx, mut rx) = test_ctx(8);
+        let (result, calls) = script(&ctx, vec![Err(err(Class::Fatal, "AccessDenied"))]).await;
+        assert_eq!(calls, 1);
+        let Err(failed) = result else { panic!("expected a failure") };
+        assert_eq!(failed.attempts, 1);
+        let record = ctx.failure("x/key 1.txt", failed);
+        assert_eq!((record.key.as_str(), record.code.as_str(), record.attempts), ("a/x/key 1.txt", "AccessDenied", 1));
+        for needle in ["s3://src/a/x/key 1.txt", "s3://dst/b/x/key 1.txt", "111111111111", "s3:PutObject"] {
+            assert!(record.message.contains(needle), "{needle:?} missing from {}", record.message);
+        }
+        assert!(drain(&mut rx).is_empty(), "no retry, no throttle");
+
+        // Retryable errors give up after MAX_ATTEMPTS and say how many were made.
+        let answers = (0..MAX_ATTEMPTS).map(|_| Err(err(Class::Retry, "InternalError"))).collect();
+        let (result, calls) = script(&ctx, answers).await;
+        assert_eq!(calls, MAX_ATTEMPTS as usize);
+        assert_eq!(result.err().map(|f| f.attempts), Some(MAX_ATTEMPTS));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_credentials_are_requeued_not_counted() {
+        let (ctx, mut rx) = test_ctx(8);
+        let mut answers: Vec<Result<u32, OpError>> = (0..3).map(|_| Err(err(Class::Expired, "ExpiredToken"))).collect();
+        answers.push(Err(err(Class::Fatal, "AccessDenied")));
+        let (result, calls) = script(&ctx, answers).await;
+        assert_eq!(calls, 4);
+        assert_eq!(result.err().map(|f| f.attempts), Some(1), "the expiries do not count as attempts");
+        let expired = drain(&mut rx)
+            .into_iter()
+            .filter(|e| matches!(e, TransferEvent::CredentialsExpired { side: Side::Destination }))
+            .count();
+        assert_eq!(expired, 3);
+    }
+
+    #[test]
+    fn tags_as_a_query_string() {
+        let tags = vec![("team".to_string(), "data lake".to_string()), ("a&b".to_string(), "x=y".to_string())];
+        assert_eq!(tagging_query(&tags), "team=data%20lake&a%26b=x%3Dy");
+    }
+}

@@ -1,0 +1,150 @@
+//! What to do with a failed request: retry with back-off, slow down, wait for fresh
+//! credentials, or record the failure and move on.
+
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::engine::errors::{HasStatus, describe_sdk_error, error_code};
+
+/// Attempts per request for ordinary retryable errors (throttles included).
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Extra attempts granted while credentials are being renewed.
+pub const MAX_EXPIRED_RETRIES: u32 = 30;
+const BASE: Duration = Duration::from_millis(100);
+const CAP: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 503 SlowDown and friends: back off and lower concurrency.
+    Throttle,
+    /// The credentials expired under the request: wait for the SDK to renew them and re-queue.
+    Expired,
+    /// Transient server or network trouble.
+    Retry,
+    /// Record and move on (AccessDenied, NoSuchKey, InvalidObjectState, ...).
+    Fatal,
+}
+
+/// A failed request, reduced to what the copier needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub class: Class,
+    pub code: String,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn fatal(code: &str, message: String) -> OpError {
+        OpError { class: Class::Fatal, code: code.to_string(), message }
+    }
+}
+
+/// Classifies by S3 error code, then HTTP status, then transport failure.
+pub fn classify(code: Option<&str>, status: Option<u16>, transport: bool) -> Class {
+    match code {
+        Some(
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequests"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "RequestThrottledException",
+        ) => return Class::Throttle,
+        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "TokenRefreshRequired") => {
+            return Class::Expired;
+        }
+        Some(
+            "InternalError"
+            | "ServiceUnavailable"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "OperationAborted"
+            | "IncompleteBody"
+            | "ReadError"
+            | "HTTP 500"
+            | "HTTP 502"
+            | "HTTP 504",
+        ) => return Class::Retry,
+        _ => {}
+    }
+    match status {
+        Some(503) => Class::Throttle,
+        Some(429) => Class::Throttle,
+        Some(500 | 502 | 504) => Class::Retry,
+        _ if transport => Class::Retry,
+        _ => Class::Fatal,
+    }
+}
+
+/// Turns an SDK error into an [`OpError`].
+pub fn op_error<E, R>(err: SdkError<E, R>) -> OpError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    let code = error_code(&err);
+    let status = match &err {
+        SdkError::ServiceError(se) => Some(se.raw().status_code()),
+        SdkError::ResponseError(re) => Some(re.raw().status_code()),
+        _ => None,
+    };
+    let transport =
+        matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_));
+    let class = classify(code.as_deref(), status, transport);
+    let code = code.unwrap_or_else(|| match &err {
+        SdkError::DispatchFailure(_) => "ConnectionError".to_string(),
+        SdkError::TimeoutError(_) => "Timeout".to_string(),
+        SdkError::ResponseError(_) => "ResponseError".to_string(),
+        _ => "Error".to_string(),
+    });
+    OpError { class, code, message: describe_sdk_error(&err) }
+}
+
+/// Exponential back-off with full jitter: a random wait in [0, min(cap, base * 2^attempt)].
+/// `unit` is a random number in [0, 1).
+pub fn backoff(attempt: u32, unit: f64) -> Duration {
+    let ceiling = BASE.saturating_mul(1u32 << attempt.min(16)).min(CAP);
+    ceiling.mul_f64(unit.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        let cases: &[(Option<&str>, Option<u16>, bool, Class)] = &[
+            (Some("SlowDown"), Some(503), false, Class::Throttle),
+            (None, Some(503), false, Class::Throttle),
+            (Some("ExpiredToken"), Some(400), false, Class::Expired),
+            (Some("ExpiredTokenException"), Some(400), false, Class::Expired),
+            (Some("InvalidToken"), Some(400), false, Class::Expired),
+            (Some("InternalError"), Some(500), false, Class::Retry),
+            (Some("RequestTimeout"), Some(400), false, Class::Retry),
+            (None, None, true, Class::Retry),
+            (Some("AccessDenied"), Some(403), false, Class::Fatal),
+            (Some("NoSuchKey"), Some(404), false, Class::Fatal),
+            (Some("InvalidObjectState"), Some(403), false, Class::Fatal),
+            (Some("PreconditionFailed"), Some(412), false, Class::Fatal),
+            (Some("AccessControlListNotSupported"), Some(400), false, Class::Fatal),
+            // Clock skew is not an expiry and does not heal by retrying.
+            (Some("RequestTimeTooSkewed"), Some(403), false, Class::Fatal),
+        ];
+        for (code, status, transport, want) in cases {
+            assert_eq!(classify(*code, *status, *transport), *want, "{code:?} {status:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        assert_eq!(backoff(0, 0.0), Duration::ZERO);
+        assert_eq!(backoff(0, 0.999_999).as_millis(), 99);
+        assert_eq!(backoff(3, 0.5), Duration::from_millis(400));
+        assert_eq!(backoff(30, 1.0), CAP);
+        assert!(backoff(5, 0.25) < backoff(5, 0.75));
+    }
+}

@@ -1,0 +1,633 @@
+//! The crash-safe record of a transfer: the plan, the completed keys and the failures, plus the
+//! identity index that lets later syncs compare exactly.
+//!
+//! Layout under the state directory (default `.s3ferry/` beside the config), every file 0600 and
+//! every directory 0700; no credentials are ever written:
+//! ```text
+//! pair-<hash of source, destination and endpoints>/
+//!   index.jsonl                   identity index: {"k","e","s","d"} sorted by key (see core::plan)
+//!   run-<mode>-<hash of source, destination, mode, filters, delete>/
+//!     run.json                    what this journal is for
+//!     plan.jsonl                  one decision per line, in key order; {"op":"end"} when planned
+//!     done.jsonl                  {"k","d"} copied/unchanged, {"k","x":true} deleted
+//!     failed.jsonl                one failure record per line
+//! ```
+//! `plan.jsonl` is written through a buffer and flushed every listing page; `done.jsonl` gets one
+//! `write` per completion (so `kill -9` loses nothing the kernel has) and an fsync every second.
+//! A torn last line (power loss) is ignored on reading. On resume, keys in `done.jsonl` are
+//! never copied again, a complete plan is replayed without listing anything, and an incomplete
+//! plan is continued from its last key (ListObjectsV2 `StartAfter`) on both sides.
+//! When a run ends, the index is rebuilt by merging the old index with the plan and the
+//! completions (a sorted merge; the completions of this run are held in memory, about 80 bytes
+//! each). A run with no failures then removes its directory; otherwise the next run resumes it
+//! and retries only what is not done.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::plan::{Listed, Reason, Recorded};
+use crate::core::progress::{Failure, Mode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {}: {source}. Check that the state directory is writable (transfer.state_dir / --state-dir).", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("--resume: there is no unfinished journal for this transfer in {}", dir.display())]
+    NothingToResume { dir: PathBuf },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io { path: path.to_path_buf(), source }
+}
+
+/// What a journal is for. Two runs with the same identity share (resume) a journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunIdentity {
+    pub source: String,
+    pub destination: String,
+    pub source_endpoint: Option<String>,
+    pub destination_endpoint: Option<String>,
+    pub mode: Mode,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub delete: bool,
+}
+
+impl RunIdentity {
+    pub fn pair_dir(&self, state_dir: &Path) -> PathBuf {
+        let pair = format!(
+            "{}\n{}\n{}\n{}",
+            self.source,
+            self.destination,
+            self.source_endpoint.as_deref().unwrap_or(""),
+            self.destination_endpoint.as_deref().unwrap_or("")
+        );
+        state_dir.join(format!("pair-{:016x}", fnv128(pair.as_bytes()) as u64))
+    }
+
+    pub fn run_dir(&self, state_dir: &Path) -> PathBuf {
+        let id = serde_json::to_string(self).unwrap_or_default();
+        self.pair_dir(state_dir).join(format!("run-{}-{:016x}", self.mode.as_str(), fnv128(id.as_bytes()) as u64))
+    }
+}
+
+/// FNV-1a, 128 bits: stable across Rust versions (unlike `DefaultHasher`), so journal names and
+/// key hashes stay valid between s3ferry builds.
+pub fn fnv128(bytes: &[u8]) -> u128 {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in bytes {
+        h ^= *b as u128;
+        h = h.wrapping_mul(0x0000000001000000000000000000013B);
+    }
+    h
+}
+
+/// One line of `plan.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PlanRecord {
+    Copy {
+        k: String,
+        s: u64,
+        e: String,
+        r: Reason,
+    },
+    Check {
+        k: String,
+        s: u64,
+        e: String,
+        d: String,
+    },
+    Skip {
+        k: String,
+        s: u64,
+        e: String,
+        d: String,
+    },
+    Delete {
+        k: String,
+        s: u64,
+    },
+    /// Planning finished; nothing follows.
+    End,
+}
+
+impl PlanRecord {
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            PlanRecord::Copy { k, .. }
+            | PlanRecord::Check { k, .. }
+            | PlanRecord::Skip { k, .. }
+            | PlanRecord::Delete { k, .. } => Some(k),
+            PlanRecord::End => None,
+        }
+    }
+
+    pub fn listed(&self) -> Option<Listed> {
+        match self {
+            PlanRecord::Copy { k, s, e, .. } | PlanRecord::Check { k, s, e, .. } | PlanRecord::Skip { k, s, e, .. } => {
+                Some(Listed { key: k.clone(), size: *s, etag: e.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One line of `done.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DoneRecord {
+    k: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    x: bool,
+}
+
+/// What an earlier, interrupted run left behind.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// Hashes of keys already done (copied, verified unchanged or deleted).
+    pub done: std::collections::HashSet<u128>,
+    /// Plan lines already written, in order (replayed instead of listing again).
+    pub plan_lines: u64,
+    pub plan_complete: bool,
+    pub last_planned_key: Option<String>,
+}
+
+/// An open journal: the plan writer (planner task only) and the shared completion log.
+pub struct Journal {
+    pub run_dir: PathBuf,
+    pub pair_dir: PathBuf,
+    plan: Mutex<BufWriter<File>>,
+    done: Mutex<File>,
+    failed: Mutex<File>,
+}
+
+fn private_dir(path: &Path) -> Result<(), JournalError> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(io(path))
+}
+
+fn append(path: &Path) -> Result<File, JournalError> {
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io(path))
+}
+
+/// Reads JSON lines, stopping at the first line that does not parse (a torn write); returns the
+/// records and the byte length of the good prefix.
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path, mut each: impl FnMut(T)) -> Result<u64, JournalError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let mut good = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(io(path))?;
+        if n == 0 || !line.ends_with('\n') {
+            return Ok(good);
+        }
+        match serde_json::from_str::<T>(&line) {
+            Ok(v) => each(v),
+            Err(_) => return Ok(good),
+        }
+        good += n as u64;
+    }
+}
+
+impl Journal {
+    /// Opens (or creates) the journal for `id`. `fresh` discards an earlier one; `require`
+    /// fails when there is none to resume.
+    pub fn open(
+        state_dir: &Path,
+        id: &RunIdentity,
+        fresh: bool,
+        require: bool,
+    ) -> Result<(Journal, Option<Resumed>), JournalError> {
+        let pair_dir = id.pair_dir(state_dir);
+        let run_dir = id.run_dir(state_dir);
+        if fresh && run_dir.exists() {
+            fs::remove_dir_all(&run_dir).map_err(io(&run_dir))?;
+        }
+        let existed = run_dir.join("run.json").exists();
+        if require && !existed {
+            return Err(JournalError::NothingToResume { dir: run_dir });
+        }
+        private_dir(&run_dir)?;
+        let mut resumed = None;
+        if existed {
+            let mut r = Resumed::default();
+            let plan_path = run_dir.join("plan.jsonl");
+            let good = read_lines::<PlanRecord>(&plan_path, |rec| {
+                match rec.key() {
+                    Some(k) => r.last_planned_key = Some(k.to_string()),
+                    None => r.plan_complete = true,
+                }
+                r.plan_lines += 1;
+            })?;
+            // Drop a torn tail so appended lines start clean.
+            if let Ok(f) = OpenOptions::new().write(true).open(&plan_path) {
+                f.set_len(good).map_err(io(&plan_path))?;
+            }
+            read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
+                r.done.insert(fnv128(d.k.as_bytes()));
+            })?;
+            resumed = Some(r);
+        } else {
+            let header = serde_json::json!({
+                "version": 1,
+                "identity": id,
+                "created": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            });
+            let path = run_dir.join("run.json");
+            let mut f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io(&path))?;
+            writeln!(f, "{header}").map_err(io(&path))?;
+            f.sync_all().map_err(io(&path))?;
+        }
+        let journal = Journal {
+            plan: Mutex::new(BufWriter::with_capacity(1 << 16, append(&run_dir.join("plan.jsonl"))?)),
+            done: Mutex::new(append(&run_dir.join("done.jsonl"))?),
+            failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
+            run_dir,
+            pair_dir,
+        };
+        Ok((journal, resumed))
+    }
+
+    pub fn plan(&self, record: &PlanRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(record).unwrap_or_default();
+        line.push('\n');
+        let mut w = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+        w.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("plan.jsonl")))
+    }
+
+    /// Flushes buffered plan lines to the kernel (at every listing page).
+    pub fn flush_plan(&self) -> Result<(), JournalError> {
+        let path = self.run_dir.join("plan.jsonl");
+        let mut w = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+        w.flush().map_err(io(&path))?;
+        w.get_ref().sync_data().map_err(io(&path))
+    }
+
+    /// Reads the plan written so far in batches (resume replays it without listing).
+    pub fn plan_reader(&self) -> Result<PlanReader, JournalError> {
+        let path = self.run_dir.join("plan.jsonl");
+        let file = File::open(&path).map_err(io(&path))?;
+        Ok(PlanReader { reader: BufReader::new(file), line: String::new(), done: false, path })
+    }
+
+    /// Iterates the plan written so far.
+    pub fn replay(&self, each: impl FnMut(PlanRecord)) -> Result<(), JournalError> {
+        read_lines::<PlanRecord>(&self.run_dir.join("plan.jsonl"), each).map(|_| ())
+    }
+
+    fn done_line(&self, record: &DoneRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(record).unwrap_or_default();
+        line.push('\n');
+        let mut f = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("done.jsonl")))
+    }
+
+    /// A copy finished (or a checked object proved unchanged); `dest_etag` goes to the index.
+    pub fn copied(&self, key: &str, dest_etag: &str) -> Result<(), JournalError> {
+        self.done_line(&DoneRecord { k: key.to_string(), d: Some(dest_etag.to_string()), x: false })
+    }
+
+    pub fn deleted(&self, key: &str) -> Result<(), JournalError> {
+        self.done_line(&DoneRecord { k: key.to_string(), d: None, x: true })
+    }
+
+    pub fn failed(&self, failure: &Failure) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(failure).unwrap_or_default();
+        line.push('\n');
+        let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("failed.jsonl")))
+    }
+
+    /// Makes completions durable (called every second and at the end).
+    pub fn sync(&self) -> Result<(), JournalError> {
+        let path = self.run_dir.join("done.jsonl");
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).sync_data().map_err(io(&path))
+    }
+
+    /// Rebuilds the identity index from the old index, the plan and the completions; then
+    /// removes the run directory when `clean` (nothing failed, plan complete).
+    pub fn finish(self, clean: bool) -> Result<(), JournalError> {
+        self.flush_plan()?;
+        self.sync()?;
+        let mut done: HashMap<u128, Option<String>> = HashMap::new();
+        read_lines::<DoneRecord>(&self.run_dir.join("done.jsonl"), |d| {
+            done.insert(fnv128(d.k.as_bytes()), if d.x { None } else { d.d });
+        })?;
+        let index = self.pair_dir.join("index.jsonl");
+        let tmp = self.pair_dir.join("index.jsonl.tmp");
+        {
+            let out =
+                OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+            let mut out = BufWriter::new(out);
+            let mut old = IndexReader::open(&index)?;
+            let mut write = |r: &Recorded| -> Result<(), JournalError> {
+                serde_json::to_writer(&mut out, r).map_err(|e| io(&tmp)(e.into()))?;
+                out.write_all(b"\n").map_err(io(&tmp))
+            };
+            let mut err = None;
+            self.replay(|p| {
+                if err.is_some() {
+                    return;
+                }
+                let Some(key) = p.key() else { return };
+                let result = (|| {
+                    // Carry old records for earlier keys.
+                    while let Some(r) = old.peek()? {
+                        if r.key.as_str() >= key {
+                            break;
+                        }
+                        write(&old.take()?.expect("peeked"))?;
+                    }
+                    let previous = match old.peek()? {
+                        Some(r) if r.key == key => old.take()?,
+                        _ => None,
+                    };
+                    let completion = done.get(&fnv128(key.as_bytes()));
+                    let next = match (&p, completion) {
+                        (PlanRecord::Skip { k, s, e, d }, _) => Some(Recorded {
+                            key: k.clone(),
+                            source_etag: e.clone(),
+                            source_size: *s,
+                            dest_etag: d.clone(),
+                        }),
+                        (PlanRecord::Copy { k, s, e, .. } | PlanRecord::Check { k, s, e, .. }, Some(Some(d))) => {
+                            Some(Recorded {
+                                key: k.clone(),
+                                source_etag: e.clone(),
+                                source_size: *s,
+                                dest_etag: d.clone(),
+                            })
+                        }
+                        (PlanRecord::Delete { .. }, Some(None)) => None,
+                        // Not done: what was true before still is.
+                        _ => previous,
+                    };
+                    if let Some(r) = next {
+                        write(&r)?;
+                    }
+                    Ok::<(), JournalError>(())
+                })();
+                if let Err(e) = result {
+                    err = Some(e);
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            while let Some(r) = old.take()? {
+                write(&r)?;
+            }
+            let file = out.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
+            file.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &index).map_err(io(&index))?;
+        if clean {
+            fs::remove_dir_all(&self.run_dir).map_err(io(&self.run_dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// Batches of plan records, stopping at a torn line.
+pub struct PlanReader {
+    reader: BufReader<File>,
+    line: String,
+    done: bool,
+    path: PathBuf,
+}
+
+impl PlanReader {
+    pub fn next_batch(&mut self, n: usize) -> Result<Vec<PlanRecord>, JournalError> {
+        let mut out = Vec::new();
+        while !self.done && out.len() < n {
+            self.line.clear();
+            let read = self.reader.read_line(&mut self.line).map_err(io(&self.path))?;
+            if read == 0 || !self.line.ends_with('\n') {
+                self.done = true;
+                break;
+            }
+            match serde_json::from_str(&self.line) {
+                Ok(r) => out.push(r),
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Streams the identity index in key order, a record at a time.
+pub struct IndexReader {
+    lines: Option<std::io::Lines<BufReader<File>>>,
+    path: PathBuf,
+    peeked: Option<Recorded>,
+}
+
+impl IndexReader {
+    /// A missing index reads as empty.
+    pub fn open(path: &Path) -> Result<IndexReader, JournalError> {
+        let lines = match File::open(path) {
+            Ok(f) => Some(BufReader::new(f).lines()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(path)(e)),
+        };
+        Ok(IndexReader { lines, path: path.to_path_buf(), peeked: None })
+    }
+
+    /// The index of the pair a run belongs to.
+    pub fn for_run(state_dir: &Path, id: &RunIdentity) -> Result<IndexReader, JournalError> {
+        IndexReader::open(&id.pair_dir(state_dir).join("index.jsonl"))
+    }
+
+    pub fn peek(&mut self) -> Result<Option<&Recorded>, JournalError> {
+        if self.peeked.is_none() {
+            self.peeked = self.read()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    pub fn take(&mut self) -> Result<Option<Recorded>, JournalError> {
+        match self.peeked.take() {
+            Some(r) => Ok(Some(r)),
+            None => self.read(),
+        }
+    }
+
+    /// Up to `n` records with keys after `after`.
+    pub fn page(&mut self, n: usize, after: Option<&str>) -> Result<Vec<Recorded>, JournalError> {
+        let mut out = Vec::with_capacity(n.min(1024));
+        while out.len() < n {
+            match self.take()? {
+                Some(r) if after.is_some_and(|a| r.key.as_str() <= a) => continue,
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&mut self) -> Result<Option<Recorded>, JournalError> {
+        let Some(lines) = &mut self.lines else { return Ok(None) };
+        for line in lines {
+            let line = line.map_err(io(&self.path))?;
+            // An unparsable line (a torn write from a crash) only costs a HEAD later.
+            if let Ok(r) = serde_json::from_str(&line) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(mode: Mode) -> RunIdentity {
+        RunIdentity {
+            source: "s3://src/a/".into(),
+            destination: "s3://dst/b/".into(),
+            source_endpoint: None,
+            destination_endpoint: None,
+            mode,
+            include: vec![],
+            exclude: vec![],
+            delete: false,
+        }
+    }
+
+    fn copy(k: &str, e: &str) -> PlanRecord {
+        PlanRecord::Copy { k: k.into(), s: 1, e: e.into(), r: Reason::New }
+    }
+
+    fn index(dir: &Path, id: &RunIdentity) -> Vec<(String, String, String)> {
+        let mut r = IndexReader::for_run(dir, id).unwrap();
+        let mut out = Vec::new();
+        while let Some(x) = r.take().unwrap() {
+            out.push((x.key, x.source_etag, x.dest_etag));
+        }
+        out
+    }
+
+    #[test]
+    fn names_are_stable_and_distinct() {
+        assert_eq!(fnv128(b""), 0x6c62272e07bb014262b821756295c58d);
+        assert_ne!(id(Mode::Cp).run_dir(Path::new("s")), id(Mode::Sync).run_dir(Path::new("s")));
+        assert_eq!(id(Mode::Cp).pair_dir(Path::new("s")), id(Mode::Sync).pair_dir(Path::new("s")));
+    }
+
+    #[test]
+    fn resume_reads_plan_and_done_and_survives_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Cp);
+        let (j, resumed) = Journal::open(dir.path(), &id, false, false).unwrap();
+        assert!(resumed.is_none());
+        for k in ["a", "b", "c"] {
+            j.plan(&copy(k, "e1")).unwrap();
+        }
+        j.flush_plan().unwrap();
+        j.copied("a", "d-a").unwrap();
+        drop(j);
+        // A crash mid-write leaves half a line in each file.
+        let mut f = OpenOptions::new().append(true).open(id.run_dir(dir.path()).join("plan.jsonl")).unwrap();
+        f.write_all(b"{\"op\":\"copy\",\"k\":\"d\"").unwrap();
+        let mut f = OpenOptions::new().append(true).open(id.run_dir(dir.path()).join("done.jsonl")).unwrap();
+        f.write_all(b"{\"k\":\"b\"").unwrap();
+
+        let (j, resumed) = Journal::open(dir.path(), &id, false, true).unwrap();
+        let r = resumed.unwrap();
+        assert_eq!((r.plan_lines, r.plan_complete, r.last_planned_key.as_deref()), (3, false, Some("c")));
+        assert!(r.done.contains(&fnv128(b"a")) && !r.done.contains(&fnv128(b"b")));
+        // Appending after the torn tail yields clean lines.
+        j.plan(&copy("d", "e1")).unwrap();
+        j.plan(&PlanRecord::End).unwrap();
+        j.flush_plan().unwrap();
+        let mut keys = Vec::new();
+        j.replay(|p| keys.push(p.key().map(str::to_string))).unwrap();
+        assert_eq!(keys, [Some("a".into()), Some("b".into()), Some("c".into()), Some("d".into()), None]);
+
+        // Files are private.
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["run.json", "plan.jsonl", "done.jsonl", "failed.jsonl"] {
+            let mode = fs::metadata(j.run_dir.join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+        assert_eq!(fs::metadata(&j.run_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn finish_merges_the_index_and_retires_clean_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Sync);
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.plan(&copy("b", "eb")).unwrap();
+        j.plan(&PlanRecord::Skip { k: "c".into(), s: 1, e: "ec".into(), d: "dc".into() }).unwrap();
+        j.plan(&copy("d", "ed")).unwrap();
+        j.plan(&PlanRecord::End).unwrap();
+        j.copied("b", "db").unwrap();
+        j.copied("d", "dd").unwrap();
+        j.finish(true).unwrap();
+        assert!(!id.run_dir(dir.path()).exists(), "a clean run leaves no journal behind");
+        assert_eq!(
+            index(dir.path(), &id),
+            [
+                ("b".into(), "eb".into(), "db".into()),
+                ("c".into(), "ec".into(), "dc".into()),
+                ("d".into(), "ed".into(), "dd".into())
+            ]
+        );
+
+        // Second run: "a" is new, "b" changes but fails, "c" is deleted, "d" untouched, "e" new.
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.plan(&copy("a", "ea")).unwrap();
+        j.plan(&copy("b", "eb2")).unwrap();
+        j.plan(&PlanRecord::Delete { k: "c".into(), s: 1 }).unwrap();
+        j.plan(&copy("e", "ee")).unwrap();
+        j.plan(&PlanRecord::End).unwrap();
+        j.copied("a", "da").unwrap();
+        j.deleted("c").unwrap();
+        j.copied("e", "de").unwrap();
+        j.failed(&Failure { key: "b".into(), code: "AccessDenied".into(), message: "m".into(), attempts: 1 }).unwrap();
+        j.finish(false).unwrap();
+        assert!(id.run_dir(dir.path()).join("failed.jsonl").exists(), "a run with failures is kept for a retry");
+        assert_eq!(
+            index(dir.path(), &id),
+            [
+                ("a".into(), "ea".into(), "da".into()),
+                ("b".into(), "eb".into(), "db".into()),
+                ("d".into(), "ed".into(), "dd".into()),
+                ("e".into(), "ee".into(), "de".into()),
+            ]
+        );
+        let mut r = IndexReader::for_run(dir.path(), &id).unwrap();
+        let page: Vec<String> = r.page(10, Some("b")).unwrap().into_iter().map(|r| r.key).collect();
+        assert_eq!(page, ["d", "e"]);
+    }
+
+    #[test]
+    fn resume_is_required_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Journal::open(dir.path(), &id(Mode::Cp), false, true),
+            Err(JournalError::NothingToResume { .. })
+        ));
+    }
+}
