@@ -3,51 +3,15 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::world::{self, Migration, Names, Steps};
-use support::{LAKE, PROD, Workspace, moto, unique};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-fn s3ferry(ws: &Workspace, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
-        .args(args)
-        .env_clear()
-        .envs(ws.env())
-        .output()
-        .expect("run s3ferry");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        took: started.elapsed(),
-    }
-}
+use support::world::{self, Migration, Steps};
+use support::{LAKE, PROD, Workspace, moto, s3ferry};
 
 /// A fully permitted migration plus a workspace whose config points at it.
 async fn migration(steps: Steps) -> (Migration, Workspace, String) {
-    let (src, dst, role, op, aud) =
-        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names {
-        source: &src,
-        destination: &dst,
-        destination_prefix: "prod/",
-        role: &role,
-        operator: &op,
-        auditor: &aud,
-    };
-    let m = world::build(moto(), names, steps).await;
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let (m, ws) = world::scenario(steps).await;
     let config = ws.write("migration.toml", &m.config_toml(&moto().endpoint, "")).display().to_string();
     (m, ws, config)
 }

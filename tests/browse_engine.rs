@@ -17,8 +17,8 @@ use s3ferry::ui::screens::browse::Connection;
 use s3ferry::ui::screens::frame;
 use s3ferry::ui::state::AppState;
 use s3ferry::ui::update::{start, update};
-use support::world::{self, Names, Steps};
-use support::{LAKE, PROD, Workspace, moto, unique};
+use support::world::{self, Steps};
+use support::{LAKE, PROD, moto};
 use tokio::sync::mpsc;
 
 fn screen(state: &mut AppState) -> String {
@@ -56,17 +56,8 @@ fn idle(state: &AppState) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn both_accounts_browse_side_by_side() {
-    let (src, dst, role, op, aud) =
-        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names {
-        source: &src,
-        destination: &dst,
-        destination_prefix: "prod/",
-        role: &role,
-        operator: &op,
-        auditor: &aud,
-    };
-    let m = world::build(moto(), names, Steps::ALL).await;
+    let (m, ws) = world::scenario(Steps::ALL).await;
+    let (src, dst) = (m.source_bucket.clone(), m.destination_bucket.clone());
     let prod = moto().s3(PROD);
     let mut puts = Vec::new();
     for i in 0..1_500 {
@@ -83,8 +74,6 @@ async fn both_accounts_browse_side_by_side() {
     }
     world::put(&moto().s3(LAKE), &dst, "prod/already-there.csv", vec![0; 100]).await;
 
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
     let path = ws.write("migration.toml", &m.config_toml(&moto().endpoint, ""));
     // SAFETY: this binary's only test sets these before the engine (and any SDK thread) starts.
     for (k, v) in ws.env() {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde_json::Value;
-use support::world::{self, Migration, Names, Steps};
-use support::{Workspace, moto, unique};
+use support::world::{self, Migration, Steps};
+use support::{Workspace, moto};
 
 struct Outcome {
     code: i32,
@@ -32,20 +32,9 @@ impl Outcome {
 }
 
 async fn scenario(steps: Steps) -> (Migration, Workspace, String) {
-    let (src, dst, role, op, aud) =
-        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names {
-        source: &src,
-        destination: &dst,
-        destination_prefix: "prod/",
-        role: &role,
-        operator: &op,
-        auditor: &aud,
-    };
-    let m = world::build(moto(), names, steps).await;
+    let (m, ws) = world::scenario(steps).await;
+    let src = m.source_bucket.clone();
     world::put(&moto().s3(support::PROD), &src, "exports/a.csv", b"a,b\n1,2\n".to_vec()).await;
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
     let config = ws.write("migration.toml", &m.config_toml(&moto().endpoint, "")).display().to_string();
     (m, ws, config)
 }

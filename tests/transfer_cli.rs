@@ -5,66 +5,19 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
 use serde_json::{Value, json};
-use support::world::{self, Migration, Names, Steps};
-use support::{LAKE, PROD, Workspace, moto, unique};
+use support::world::{self, Migration, Steps};
+use support::{LAKE, PROD, Workspace, moto, s3ferry, unique};
 
 const MIB: usize = 1 << 20;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The final `{"type":"summary"}` line.
-    fn summary(&self) -> Value {
-        self.lines()
-            .into_iter()
-            .rfind(|v| v["type"] == "summary")
-            .unwrap_or_else(|| panic!("no summary in {}\nstderr: {}", self.stdout, self.stderr))
-    }
-
-    fn lines(&self) -> Vec<Value> {
-        self.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-    }
-}
-
-fn s3ferry(ws: &Workspace, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
-        .args(args)
-        .env_clear()
-        .envs(ws.env())
-        .output()
-        .expect("run s3ferry");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// A fully permitted migration, a workspace with its profiles, and a config with `transfer`
 /// appended as the `[transfer]` section.
 async fn migration(steps: Steps, transfer: &str) -> (Migration, Workspace, String) {
-    let (src, dst, role, op, aud) =
-        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names {
-        source: &src,
-        destination: &dst,
-        destination_prefix: "prod/",
-        role: &role,
-        operator: &op,
-        auditor: &aud,
-    };
-    let m = world::build(moto(), names, steps).await;
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let (m, ws) = world::scenario(steps).await;
     let text = format!("{}\n[transfer]\n{transfer}\n", m.config_toml(&moto().endpoint, ""));
     let config = ws.write("migration.toml", &text).display().to_string();
     (m, ws, config)

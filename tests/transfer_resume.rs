@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::world::{self, Names, Steps};
-use support::{LAKE, PROD, Workspace, moto, unique};
+use support::world::{self, Steps};
+use support::{LAKE, PROD, Workspace, moto};
 
 const OBJECTS: usize = 1_200;
 
@@ -55,19 +55,7 @@ fn lines_in(path: &std::path::Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_after_kill_copies_only_the_rest() {
-    let (src, dst, role, op, aud) =
-        (unique("src"), unique("dst"), unique("transfer"), unique("operator"), unique("auditor"));
-    let names = Names {
-        source: &src,
-        destination: &dst,
-        destination_prefix: "prod/",
-        role: &role,
-        operator: &op,
-        auditor: &aud,
-    };
-    let m = world::build(moto(), names, Steps::ALL).await;
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let (m, ws) = world::scenario(Steps::ALL).await;
     // Few requests in flight so the run lasts long enough to be killed in the middle.
     let text = format!("{}\n[transfer]\nconcurrency = 4\n", m.config_toml(&moto().endpoint, ""));
     let config = ws.write("migration.toml", &text).display().to_string();

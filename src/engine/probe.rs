@@ -12,6 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::config::Config;
 use crate::core::preflight::checks::{Check, Status, check};
 use crate::core::preflight::denial;
+use crate::engine::copier::object::copy_source;
 use crate::engine::errors::error_code;
 use crate::engine::session::Session;
 
@@ -210,11 +211,4 @@ async fn copy_probe(config: &Config, source: &Session, h: &WriteHeaders, key: &s
         }
         Err(e) => failed(id, &format!("CopyObject of s3://{}/{object}", config.source.bucket), &e),
     }
-}
-
-/// `bucket/key` with the key percent-encoded except `/`, as CopySource requires.
-pub fn copy_source(bucket: &str, key: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
-    format!("{bucket}/{}", percent_encoding::utf8_percent_encode(key, KEEP))
 }

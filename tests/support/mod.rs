@@ -203,3 +203,46 @@ impl Workspace {
         ]
     }
 }
+
+/// What a run of the real binary printed, and how long it took.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: std::time::Duration,
+}
+
+impl Run {
+    /// Every JSON line of stdout (NDJSON progress, summaries).
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// The final `{"type":"summary"}` line of a transfer.
+    pub fn summary(&self) -> serde_json::Value {
+        self.lines()
+            .into_iter()
+            .rfind(|v| v["type"] == "summary")
+            .unwrap_or_else(|| panic!("no summary in {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// The s3ferry binary under test (integration tests only; the demo runs the console in-process).
+pub fn binary() -> &'static str {
+    match option_env!("CARGO_BIN_EXE_s3ferry") {
+        Some(path) => path,
+        None => panic!("only integration tests run the binary; the demo runs the console in-process"),
+    }
+}
+
+/// Runs the real binary with only the workspace's AWS files in its environment.
+pub fn s3ferry(ws: &Workspace, args: &[&str]) -> Run {
+    let started = std::time::Instant::now();
+    let out = Command::new(binary()).args(args).env_clear().envs(ws.env()).output().expect("run s3ferry");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}

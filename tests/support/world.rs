@@ -334,3 +334,27 @@ region = "{REGION}"
         )
     }
 }
+
+/// A migration with names unique to this test, and a workspace holding its `operator` and
+/// `auditor` profiles. Tests write the config they need with [`Migration::config_toml`].
+pub async fn scenario(steps: Steps) -> (Migration, super::Workspace) {
+    let (src, dst, role, op, aud) = (
+        super::unique("src"),
+        super::unique("dst"),
+        super::unique("transfer"),
+        super::unique("operator"),
+        super::unique("auditor"),
+    );
+    let names = Names {
+        source: &src,
+        destination: &dst,
+        destination_prefix: "prod/",
+        role: &role,
+        operator: &op,
+        auditor: &aud,
+    };
+    let m = build(super::moto(), names, steps).await;
+    let mut ws = super::Workspace::new();
+    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    (m, ws)
+}

@@ -447,17 +447,31 @@ fn identity_guard(ctx: &Ctx, id: &'static str, side: &'static str) -> Option<Che
     })
 }
 
+/// The principal's own policies plus a bucket's policy, or the check that says why they cannot
+/// be judged together.
+fn identity_and_bucket(
+    ctx: &Ctx,
+    id: &'static str,
+    side: &'static str,
+    bucket: &str,
+    bucket_policy: &Result<Option<LabelledPolicy>, Problem>,
+) -> Result<Vec<LabelledPolicy>, Box<Check>> {
+    if let Some(c) = identity_guard(ctx, id, side) {
+        return Err(Box::new(c));
+    }
+    let bucket_policy =
+        bucket_policy.as_ref().map_err(|p| Box::new(p.check(id, side, &format!("the bucket policy of {bucket}"))))?;
+    let mut policies = ctx.identity.clone();
+    policies.extend(bucket_policy.clone());
+    Ok(policies)
+}
+
 fn source_read(ctx: &Ctx) -> Check {
     let (id, side) = ("source.read", "source");
-    if let Some(c) = identity_guard(ctx, id, side) {
-        return c;
-    }
-    let bucket_policy = match &ctx.source_bucket {
-        Ok(p) => p.clone(),
-        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.src_bucket)),
+    let policies = match identity_and_bucket(ctx, id, side, &ctx.src_bucket, &ctx.source_bucket) {
+        Ok(p) => p,
+        Err(c) => return *c,
     };
-    let mut policies = ctx.identity.clone();
-    policies.extend(bucket_policy);
     let bucket_arn = format!("arn:aws:s3:::{}", ctx.src_bucket);
     let objects = format!("{bucket_arn}/{}*", ctx.src_prefix);
     let mut requests = ctx.requests(&["s3:ListBucket"], &bucket_arn, &ctx.src_account, None);
@@ -778,15 +792,10 @@ fn destination_ownership(ev: &Evidence, ctx: &Ctx) -> Check {
 /// from both the principal's policies and (cross-account) the bucket policy.
 fn acl_allowed(ctx: &Ctx) -> Check {
     let (id, side) = ("destination.ownership", "destination");
-    if let Some(c) = identity_guard(ctx, id, side) {
-        return c;
-    }
-    let bucket_policy = match &ctx.destination_bucket {
-        Ok(p) => p.clone(),
-        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.dst_bucket)),
+    let policies = match identity_and_bucket(ctx, id, side, &ctx.dst_bucket, &ctx.destination_bucket) {
+        Ok(p) => p,
+        Err(c) => return *c,
     };
-    let mut policies = ctx.identity.clone();
-    policies.extend(bucket_policy);
     let account = ctx.dst_account.clone().unwrap_or_default();
     let resource = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
     let evals =

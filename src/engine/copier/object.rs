@@ -544,17 +544,7 @@ async fn multipart(
     // source version exactly; a write-only identity (no s3:GetObject on the destination) cannot
     // HEAD, and that alone is no reason to fail a good copy.
     let _p = ctx.limiter.acquire().await;
-    let head = ctx
-        .call(Side::Destination, "HeadObject (destination)", || {
-            let req = ctx
-                .dst
-                .head_object()
-                .bucket(&ctx.dst_bucket)
-                .key(&dst_key)
-                .set_expected_bucket_owner(ctx.dest_owner.clone());
-            async move { req.send().await.map_err(op_error) }
-        })
-        .await;
+    let head = head_destination(ctx, &dst_key).await;
     match head {
         Ok(h) if h.content_length() != Some(o.size as i64) => {
             Err(size_mismatch("HeadObject (destination)", h.content_length().unwrap_or(0).max(0) as u64, o.size))
@@ -565,21 +555,25 @@ async fn multipart(
     }
 }
 
+/// HEAD of a destination object, with the bucket-owner guard every destination call carries.
+async fn head_destination(ctx: &Arc<Ctx>, dst_key: &str) -> Res<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
+    ctx.call(Side::Destination, "HeadObject (destination)", || {
+        let req = ctx
+            .dst
+            .head_object()
+            .bucket(&ctx.dst_bucket)
+            .key(dst_key)
+            .set_expected_bucket_owner(ctx.dest_owner.clone());
+        async move { req.send().await.map_err(op_error) }
+    })
+    .await
+}
+
 /// `sync` with equal sizes and unknown identity: read the recorded source ETag on the
 /// destination object; copy only when it does not match.
 async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
     let dst_key = ctx.dst_key(&o.key);
-    let head = ctx
-        .call(Side::Destination, "HeadObject (destination)", || {
-            let req = ctx
-                .dst
-                .head_object()
-                .bucket(&ctx.dst_bucket)
-                .key(&dst_key)
-                .set_expected_bucket_owner(ctx.dest_owner.clone());
-            async move { req.send().await.map_err(op_error) }
-        })
-        .await;
+    let head = head_destination(ctx, &dst_key).await;
     match head {
         Ok(h) => {
             let recorded = h.metadata().and_then(|m| m.get(SOURCE_ETAG_META)).map(String::as_str);
