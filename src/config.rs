@@ -504,3 +504,51 @@ impl Config {
         access
     }
 }
+
+/// Command-line overrides of the file's values; flags win over the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    pub source_profile: Option<String>,
+    pub destination_profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl Config {
+    /// Applies flags over the file. URLs are validated like the file's buckets.
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), String> {
+        use crate::core::s3url::S3Location;
+        if let Some(url) = &o.source {
+            let loc = S3Location::parse(url).map_err(|e| format!("--source: {e}"))?;
+            (self.source.bucket, self.source.prefix) = (loc.bucket, loc.prefix);
+        }
+        if let Some(url) = &o.destination {
+            let loc = S3Location::parse(url).map_err(|e| format!("--destination: {e}"))?;
+            (self.destination.bucket, self.destination.prefix) = (loc.bucket, loc.prefix);
+        }
+        for (flag, value, target) in [
+            ("--source-profile", &o.source_profile, &mut self.source.access.profile),
+            ("--destination-profile", &o.destination_profile, &mut self.destination.access.profile),
+        ] {
+            if let Some(p) = value {
+                if p.trim().is_empty() {
+                    return Err(format!("{flag}: the profile name is empty"));
+                }
+                *target = Some(p.clone());
+            }
+        }
+        if let Some(url) = &o.endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("--endpoint-url: `{url}` is not a URL starting with http:// or https://"));
+            }
+            let url = url.trim_end_matches('/').to_string();
+            self.source.access.endpoint_url = Some(url.clone());
+            self.destination.access.endpoint_url = Some(url.clone());
+            if let Some(audit) = &mut self.destination.audit {
+                audit.endpoint_url = Some(url);
+            }
+        }
+        Ok(())
+    }
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use s3ferry::cli;
-use s3ferry::config::Config;
+use s3ferry::config::{Config, Overrides};
 use s3ferry::core::progress::Mode;
 
 #[derive(Debug, Parser)]
@@ -19,6 +19,18 @@ struct Args {
     /// Override endpoint_url for every side (an S3-compatible endpoint or emulator).
     #[arg(long, global = true)]
     endpoint_url: Option<String>,
+    /// Override [source] bucket and prefix: s3://BUCKET/PREFIX.
+    #[arg(long, global = true, value_name = "S3URL")]
+    source: Option<String>,
+    /// Override [destination] bucket and prefix: s3://BUCKET/PREFIX.
+    #[arg(long, global = true, value_name = "S3URL")]
+    destination: Option<String>,
+    /// Override [source] profile.
+    #[arg(long, global = true, value_name = "PROFILE")]
+    source_profile: Option<String>,
+    /// Override [destination] profile (the destination then writes with its own credentials).
+    #[arg(long, global = true, value_name = "PROFILE")]
+    destination_profile: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -120,13 +132,13 @@ fn load_config(args: &Args) -> Result<Config, String> {
         "no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field",
     )?;
     let mut config = Config::load(&path).map_err(|e| e.to_string())?;
-    if let Some(url) = &args.endpoint_url {
-        config.source.access.endpoint_url = Some(url.clone());
-        config.destination.access.endpoint_url = Some(url.clone());
-        if let Some(audit) = &mut config.destination.audit {
-            audit.endpoint_url = Some(url.clone());
-        }
-    }
+    config.apply(&Overrides {
+        source: args.source.clone(),
+        destination: args.destination.clone(),
+        source_profile: args.source_profile.clone(),
+        destination_profile: args.destination_profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    })?;
     Ok(config)
 }
 

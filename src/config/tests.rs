@@ -204,3 +204,32 @@ fn missing_file_is_named() {
     let err = Config::load(Path::new("/nonexistent/s3ferry.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/s3ferry.toml"));
 }
+
+#[test]
+fn flags_override_the_file() {
+    let mut c = parse(GOOD).unwrap();
+    let o = Overrides {
+        source: Some("s3://other-src/2024/".into()),
+        destination: Some("s3://other-dst".into()),
+        source_profile: Some("sso-prod".into()),
+        destination_profile: Some("lake-writer".into()),
+        endpoint_url: Some("http://127.0.0.1:9000/".into()),
+    };
+    c.apply(&o).unwrap();
+    assert_eq!((c.source.bucket.as_str(), c.source.prefix.as_str()), ("other-src", "2024/"));
+    assert_eq!((c.destination.bucket.as_str(), c.destination.prefix.as_str()), ("other-dst", ""));
+    assert_eq!(c.source.access.profile.as_deref(), Some("sso-prod"));
+    assert!(c.destination.access.has_credentials(), "a destination profile makes the destination write itself");
+    assert_eq!(c.destination.audit.unwrap().endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+    // Bad flags are named, and change nothing after the error.
+    let cases = [
+        (Overrides { source: Some("prod-data".into()), ..Default::default() }, "--source"),
+        (Overrides { destination: Some("s3://Bad_Bucket".into()), ..Default::default() }, "--destination"),
+        (Overrides { source_profile: Some(" ".into()), ..Default::default() }, "--source-profile"),
+        (Overrides { endpoint_url: Some("localhost:9000".into()), ..Default::default() }, "--endpoint-url"),
+    ];
+    for (o, flag) in cases {
+        let err = parse(GOOD).unwrap().apply(&o).unwrap_err();
+        assert!(err.starts_with(flag), "{err}");
+    }
+}
