@@ -146,3 +146,14 @@ fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("s3ferry: {message}");
     ExitCode::from(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Clap checks every subcommand's arguments for clashes (global flags included).
+    #[test]
+    fn command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}
