@@ -43,20 +43,24 @@ pub enum BatchCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CreateArgs {
     /// Bucket for the manifest (in the account that runs the job, which is the source identity's).
-    #[arg(long, value_name = "BUCKET", required = true)]
+    /// Default: batch.manifest_bucket.
+    #[arg(long, value_name = "BUCKET")]
     pub manifest_bucket: Option<String>,
-    /// Bucket for the completion report of failed tasks (default: the manifest bucket).
+    /// Bucket for the completion report of failed tasks (default: batch.report_bucket, else the
+    /// manifest bucket).
     #[arg(long, value_name = "BUCKET")]
     pub report_bucket: Option<String>,
     /// The role S3 Batch Operations assumes to copy (trust: batchoperations.s3.amazonaws.com).
-    #[arg(long, value_name = "ARN", required = true)]
+    /// Default: batch.job_role_arn.
+    #[arg(long, value_name = "ARN")]
     pub job_role: Option<String>,
     /// Key prefix for manifests (`PREFIX<run>/manifest.csv`) and reports (`PREFIXreports/`).
-    #[arg(long, value_name = "PREFIX", default_value = DEFAULT_PREFIX)]
-    pub prefix: String,
-    /// Job priority (higher runs first among the account's jobs).
-    #[arg(long, default_value_t = DEFAULT_PRIORITY)]
-    pub priority: i32,
+    /// Default: batch.prefix, else s3ferry-batch/.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Job priority, 0 or more (higher runs first). Default: batch.priority, else 10.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+    pub priority: Option<i32>,
     /// Write the manifest to FILE and stop: nothing is uploaded, no job is created, nothing copied.
     #[arg(long, value_name = "FILE")]
     pub manifest_out: Option<PathBuf>,
@@ -126,13 +130,28 @@ impl BatchCliError {
 }
 
 impl CreateArgs {
-    pub fn target(&self) -> Result<BatchTarget, BatchCliError> {
+    /// The flags, else the config's `[batch]` section.
+    pub fn target(&self, config: &Config) -> Result<BatchTarget, BatchCliError> {
+        let section = config.batch.as_ref();
         let manifest_bucket =
-            self.manifest_bucket.clone().ok_or(BatchCliError::Usage("--manifest-bucket is required".into()))?;
-        let role_arn = self.job_role.clone().ok_or(BatchCliError::Usage("--job-role is required".into()))?;
+            self.manifest_bucket.clone().or_else(|| section.map(|b| b.manifest_bucket.clone())).ok_or_else(|| {
+                BatchCliError::Usage(
+                    "no manifest bucket: pass --manifest-bucket BUCKET or set [batch] manifest_bucket".into(),
+                )
+            })?;
+        let role_arn = self.job_role.clone().or_else(|| section.map(|b| b.job_role_arn.clone())).ok_or_else(|| {
+            BatchCliError::Usage("no job role: pass --job-role ARN or set [batch] job_role_arn".into())
+        })?;
+        let report_bucket = self.report_bucket.clone().or_else(|| section.and_then(|b| b.report_bucket.clone()));
+        let prefix = self
+            .prefix
+            .clone()
+            .or_else(|| section.and_then(|b| b.prefix.clone()))
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+        let priority = self.priority.or_else(|| section.and_then(|b| b.priority)).unwrap_or(DEFAULT_PRIORITY);
         crate::core::s3url::validate_bucket(&manifest_bucket)
             .map_err(|e| BatchCliError::Usage(format!("--manifest-bucket: {e}")))?;
-        if let Some(r) = &self.report_bucket {
+        if let Some(r) = &report_bucket {
             crate::core::s3url::validate_bucket(r)
                 .map_err(|e| BatchCliError::Usage(format!("--report-bucket: {e}")))?;
         }
@@ -141,7 +160,7 @@ impl CreateArgs {
                 "--job-role {role_arn:?} is not a role ARN such as arn:aws:iam::111111111111:role/batch-copy"
             )));
         }
-        let prefix = match self.prefix.trim_start_matches('/') {
+        let prefix = match prefix.trim_start_matches('/') {
             "" => String::new(),
             p if p.ends_with('/') => p.to_string(),
             p => format!("{p}/"),
@@ -149,9 +168,9 @@ impl CreateArgs {
         Ok(BatchTarget {
             manifest_bucket,
             prefix,
-            report_bucket: self.report_bucket.clone(),
+            report_bucket,
             role_arn,
-            priority: self.priority,
+            priority,
             confirmation_required: self.require_confirmation,
             control_endpoint: self.control_endpoint_url.clone(),
         })
@@ -185,7 +204,7 @@ impl CreateArgs {
 
 /// Runs `s3ferry batch` (all but `status`). Returns the exit code.
 pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Result<u8, BatchCliError> {
-    let target = args.target()?;
+    let target = args.target(config)?;
     let (config, mode) = args.settings(config);
 
     if let Some(path) = &args.manifest_out {
