@@ -484,3 +484,131 @@ pub fn exact_globs(keys: &[LocalObject]) -> Vec<String> {
         })
         .collect()
 }
+
+/// What the console asks of the batch engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchRequest {
+    /// Plan the manifest (locally) and run the job-role checks; nothing is written to a bucket.
+    Plan,
+    /// The operator confirmed: upload the manifest, create the job, then watch it.
+    Submit(Box<ManifestPlan>),
+    /// Describe a job once (and read its report if it finished with failures).
+    Refresh(String),
+}
+
+/// What the batch engine reports to the console.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchEvent {
+    Planned { plan: Box<ManifestPlan>, checks: Box<crate::core::preflight::checks::Report> },
+    Created { job_id: String, local: usize },
+    Status(Box<JobStatus>),
+    Failures(Vec<Failure>),
+    Error(String),
+}
+
+/// How often a watched job is described.
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+/// Most failed tasks loaded into the console's table.
+pub const CONSOLE_FAILURES: usize = 1_000;
+
+impl BatchTarget {
+    /// The `[batch]` section as a target; None when the config has none.
+    pub fn from_config(config: &Config) -> Option<BatchTarget> {
+        let b = config.batch.as_ref()?;
+        let prefix = b.prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+        let prefix = match prefix.trim_start_matches('/') {
+            "" => String::new(),
+            p if p.ends_with('/') => p.to_string(),
+            p => format!("{p}/"),
+        };
+        Some(BatchTarget {
+            manifest_bucket: b.manifest_bucket.clone(),
+            prefix,
+            report_bucket: b.report_bucket.clone(),
+            role_arn: b.job_role_arn.clone(),
+            priority: b.priority.unwrap_or(crate::core::batch::DEFAULT_PRIORITY),
+            confirmation_required: false,
+            control_endpoint: std::env::var("S3FERRY_CONTROL_ENDPOINT").ok().filter(|u| !u.is_empty()),
+        })
+    }
+}
+
+/// Serves one console request, sending what happens as [`BatchEvent`]s. A submitted job is
+/// watched until it ends (or the console goes away).
+pub async fn serve(config: Config, request: BatchRequest, events: mpsc::UnboundedSender<BatchEvent>) {
+    let send = |e: BatchEvent| events.send(e).is_ok();
+    let Some(target) = BatchTarget::from_config(&config) else {
+        send(BatchEvent::Error(
+            "no [batch] section in the config: set manifest_bucket and job_role_arn (see assets/s3ferry.example.toml)"
+                .into(),
+        ));
+        return;
+    };
+    let result = match request {
+        BatchRequest::Plan => {
+            let checks =
+                evidence::preflight(&config, &target, &crate::engine::evidence::SuppliedPolicies::default()).await;
+            let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+            let path = config.state_dir().join("batch").join(format!("manifest-{stamp}.csv"));
+            plan(&config, config.transfer.mode, &config.transfer, &path)
+                .await
+                .map(|plan| send(BatchEvent::Planned { plan: Box::new(plan), checks: Box::new(checks) }))
+        }
+        BatchRequest::Submit(plan) => match operator(&config).await {
+            Ok(session) => match submit(&config, &target, &plan, &session).await {
+                Ok(s) => {
+                    if send(BatchEvent::Created { job_id: s.job_id.clone(), local: plan.local.len() }) {
+                        watch(&session, &target, &s.job_id, &events).await;
+                    }
+                    Ok(true)
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        BatchRequest::Refresh(job_id) => match operator(&config).await {
+            Ok(session) => once(&session, &target, &job_id, &events).await.map(|_| true),
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = result {
+        send(BatchEvent::Error(e.to_string()));
+    }
+}
+
+async fn watch(session: &Session, target: &BatchTarget, job_id: &str, events: &mpsc::UnboundedSender<BatchEvent>) {
+    loop {
+        match once(session, target, job_id, events).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => {
+                if events.send(BatchEvent::Error(e.to_string())).is_err() {
+                    return;
+                }
+            }
+        }
+        if events.is_closed() {
+            return;
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// Describes the job; when it has ended with failures, loads them. Ok(true) once it has ended.
+async fn once(
+    session: &Session,
+    target: &BatchTarget,
+    job_id: &str,
+    events: &mpsc::UnboundedSender<BatchEvent>,
+) -> Result<bool, BatchError> {
+    let control = control_client(session, target.control_endpoint.as_deref());
+    let status = describe(&control, &session.info.identity.account, job_id).await?;
+    let done = status.is_terminal();
+    let failed = status.failed > 0;
+    let _ = events.send(BatchEvent::Status(Box::new(status.clone())));
+    if done && failed {
+        let failures = report_failures(&session.s3, &status, CONSOLE_FAILURES).await?;
+        let _ = events.send(BatchEvent::Failures(failures));
+    }
+    Ok(done)
+}
