@@ -333,7 +333,7 @@ fn access(role: &Role, id: &'static str, b: &BatchBucket, actions: &[&str], what
     if let Some(c) = role.guard(id) {
         return c;
     }
-    let mut policies = role.policies.as_ref().map(Clone::clone).unwrap_or_default();
+    let mut policies = role.policies.clone().unwrap_or_default();
     let account = b.account.clone().unwrap_or_default();
     let same = account.is_empty() || account == role.account;
     let mut unverified = None;
@@ -374,7 +374,7 @@ fn keys(ev: &BatchEvidence, role: &Role) -> Check {
     if let Some(c) = role.guard(id) {
         return c;
     }
-    let identity = role.policies.as_ref().map(Clone::clone).unwrap_or_default();
+    let identity = role.policies.clone().unwrap_or_default();
     let mut evals = Vec::new();
     let mut unknown = Vec::new();
     let mut used = Vec::new();
