@@ -612,3 +612,22 @@ async fn once(
     }
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::Filter;
+
+    #[test]
+    fn exact_globs_select_exactly_the_large_objects() {
+        let large = [
+            LocalObject { key: "big[1]*?.bin".into(), size: 6 << 30 },
+            LocalObject { key: "a\\b.iso".into(), size: 7 << 30 },
+        ];
+        let filter = Filter::new(&exact_globs(&large), &[]).unwrap();
+        assert!(filter.matches("big[1]*?.bin") && filter.matches("a\\b.iso"));
+        for other in ["big1x.bin", "big[1]xy.bin", "big[1]*?.bin.part", "ab.iso", "x/big[1]*?.bin"] {
+            assert!(!filter.matches(other), "{other}");
+        }
+    }
+}
