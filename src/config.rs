@@ -125,12 +125,23 @@ impl TransferConfig {
     }
 }
 
+/// The optional `[batch]` section: defaults for `s3ferry batch` and the console's batch screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchConfig {
+    pub manifest_bucket: String,
+    pub report_bucket: Option<String>,
+    pub job_role_arn: String,
+    pub prefix: Option<String>,
+    pub priority: Option<i32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
     pub source: SourceConfig,
     pub destination: DestinationConfig,
     pub transfer: TransferConfig,
+    pub batch: Option<BatchConfig>,
 }
 
 impl Config {
@@ -154,9 +165,15 @@ impl Config {
             }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| locate(e.span(), None, e.message().to_string()))?;
-        raw.validate()
-            .map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
-            .map(|(source, destination, transfer)| Config { path: path.to_path_buf(), source, destination, transfer })
+        raw.validate().map_err(|(span, field, message)| locate(Some(span), Some(&field), message)).map(
+            |(source, destination, transfer, batch)| Config {
+                path: path.to_path_buf(),
+                source,
+                destination,
+                transfer,
+                batch,
+            },
+        )
     }
 
     /// The state directory, resolved against the config's directory when relative.
@@ -204,6 +221,47 @@ struct RawConfig {
     source: RawSide,
     destination: RawSide,
     transfer: Option<RawTransfer>,
+    batch: Option<RawBatch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatch {
+    manifest_bucket: Spanned<String>,
+    report_bucket: Option<Spanned<String>>,
+    job_role_arn: Spanned<String>,
+    prefix: Option<String>,
+    priority: Option<Spanned<i64>>,
+}
+
+impl RawBatch {
+    fn validate(self) -> Result<BatchConfig, Invalid> {
+        let manifest_bucket = bucket(&self.manifest_bucket, "batch.manifest_bucket")?;
+        let report_bucket = self.report_bucket.as_ref().map(|b| bucket(b, "batch.report_bucket")).transpose()?;
+        if !is_role_arn(self.job_role_arn.get_ref()) {
+            return Err(bad(
+                &self.job_role_arn,
+                "batch.job_role_arn",
+                "expected a role ARN such as \"arn:aws:iam::111111111111:role/batch-copy\"",
+            ));
+        }
+        let priority = match &self.priority {
+            Some(p) => Some(
+                i32::try_from(*p.get_ref())
+                    .ok()
+                    .filter(|p| *p >= 0)
+                    .ok_or_else(|| bad(p, "batch.priority", "expected 0 to 2147483647 (higher runs first)"))?,
+            ),
+            None => None,
+        };
+        Ok(BatchConfig {
+            manifest_bucket,
+            report_bucket,
+            job_role_arn: self.job_role_arn.into_inner(),
+            prefix: self.prefix,
+            priority,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -321,11 +379,12 @@ impl RawSide {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<(SourceConfig, DestinationConfig, TransferConfig), Invalid> {
+    fn validate(self) -> Result<(SourceConfig, DestinationConfig, TransferConfig, Option<BatchConfig>), Invalid> {
         let transfer = match self.transfer {
             Some(t) => t.validate()?,
             None => TransferConfig::default(),
         };
+        let batch = self.batch.map(RawBatch::validate).transpose()?;
         let mut src = self.source;
         if let Some(k) = &src.kms_key_arn {
             return Err(bad(
@@ -349,7 +408,7 @@ impl RawConfig {
         let dst_bucket = bucket(&dst.bucket, "destination.bucket")?;
         let access = dst.access().validate("destination")?;
         let destination = DestinationConfig { bucket: dst_bucket, prefix: dst.prefix, kms_key_arn, access, audit };
-        Ok((source, destination, transfer))
+        Ok((source, destination, transfer, batch))
     }
 }
 

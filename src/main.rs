@@ -55,6 +55,11 @@ enum Cmd {
     /// destination objects missing from the source.
     #[command(after_help = cli::copy::EXIT_HELP)]
     Sync(cli::copy::SyncArgs),
+    /// Hand a large migration to S3 Batch Operations: plan, check the job role, upload the CSV
+    /// manifest and create an S3PutObjectCopy job (objects over 5 GiB are copied from here).
+    /// `batch status JOB_ID` watches the job and lists its failed tasks.
+    #[command(after_help = cli::batch::EXIT_HELP)]
+    Batch(cli::batch::BatchArgs),
 }
 
 /// Exit codes shared by the headless commands.
@@ -106,6 +111,18 @@ async fn run(args: Args) -> ExitCode {
         }
         Some(Cmd::Cp(a)) => transfer(&config, Mode::Cp, a, false).await,
         Some(Cmd::Sync(a)) => transfer(&config, Mode::Sync, &a.common, a.delete).await,
+        Some(Cmd::Batch(b)) => {
+            let mut out = std::io::stdout().lock();
+            let result = match &b.command {
+                Some(cli::batch::BatchCommand::Status(s)) => cli::batch::status(&config, s, &mut out).await,
+                None => cli::batch::run(&config, &b.create, &mut out).await,
+            };
+            match result {
+                Ok(code) => ExitCode::from(code),
+                Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
+                Err(e) => fail(EXIT_FAILED, &e.to_string()),
+            }
+        }
         Some(Cmd::Ls(ls)) => {
             let mut out = std::io::stdout().lock();
             match cli::ls::run(&config, ls, &mut out).await {

@@ -1,5 +1,6 @@
 //! Headless subcommands: everything the TUI does, with text or JSON output for scripts.
 
+pub mod batch;
 pub mod copy;
 pub mod explain;
 pub mod ls;

@@ -68,9 +68,15 @@ pub fn write(report: &Report, json: bool, out: &mut impl Write) -> std::io::Resu
         "Preflight as {}",
         if report.principal.is_empty() { "(unresolved principal)" } else { &report.principal }
     )?;
-    for (side, title) in
-        [("source", "Source account"), ("destination", "Destination account"), ("credentials", "Credentials")]
-    {
+    for (side, title) in [
+        ("source", "Source account"),
+        ("destination", "Destination account"),
+        ("credentials", "Credentials"),
+        ("batch", "Batch Operations job role"),
+    ] {
+        if !report.checks.iter().any(|c| c.side == side) {
+            continue;
+        }
         writeln!(out, "\n{title}")?;
         for c in report.checks.iter().filter(|c| c.side == side) {
             write_check(c, out)?;

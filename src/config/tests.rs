@@ -233,3 +233,21 @@ fn flags_override_the_file() {
         assert!(err.starts_with(flag), "{err}");
     }
 }
+
+#[test]
+fn batch_section_is_optional_and_validated() {
+    assert_eq!(parse(GOOD).unwrap().batch, None);
+    let with = format!(
+        "{GOOD}\n[batch]\nmanifest_bucket = \"ops-manifests\"\njob_role_arn = \"arn:aws:iam::111111111111:role/batch-copy\"\npriority = 50\n"
+    );
+    let b = parse(&with).unwrap().batch.unwrap();
+    assert_eq!(b.manifest_bucket, "ops-manifests");
+    assert_eq!((b.report_bucket, b.priority), (None, Some(50)));
+    let bad_role = with.replace("role/batch-copy", "user/batch-copy");
+    let e = parse(&bad_role).unwrap_err().to_string();
+    assert!(e.contains("batch.job_role_arn") && e.contains(":22:"), "{e}");
+    let bad_priority = with.replace("priority = 50", "priority = -1");
+    assert!(parse(&bad_priority).unwrap_err().to_string().contains("batch.priority"));
+    let typo = with.replace("priority = 50", "priorty = 50");
+    assert!(parse(&typo).unwrap_err().to_string().contains("priorty"));
+}

@@ -1,6 +1,7 @@
 //! The pure layer: no tokio, no AWS SDK, no terminal. Everything here is data in, data out,
 //! so it is tested with plain tables.
 
+pub mod batch;
 pub mod credentials;
 pub mod listing;
 pub mod plan;

@@ -37,4 +37,6 @@ pub enum EngineEvent {
         lifetime: CredentialLifetime,
     },
     Preflight(Box<Report>),
+    /// S3 Batch Operations: a plan, a created job, its status, its failed tasks.
+    Batch(crate::engine::batch::BatchEvent),
 }

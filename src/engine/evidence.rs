@@ -218,7 +218,7 @@ async fn principal(session: &Session) -> Fetched<PrincipalEvidence> {
     Fetched::Got(ev)
 }
 
-async fn role_policies(iam: &aws_sdk_iam::Client, role: &str) -> Fetched<Vec<NamedPolicy>> {
+pub(crate) async fn role_policies(iam: &aws_sdk_iam::Client, role: &str) -> Fetched<Vec<NamedPolicy>> {
     let mut docs = Vec::new();
     let names = match iam.list_role_policies().role_name(role).send().await {
         Ok(out) => out.policy_names,
@@ -276,7 +276,7 @@ async fn user_policies(iam: &aws_sdk_iam::Client, user: &str) -> Fetched<Vec<Nam
     Fetched::Got(docs)
 }
 
-async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Fetched<NamedPolicy> {
+pub(crate) async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Fetched<NamedPolicy> {
     let version = match iam.get_policy().policy_arn(arn).send().await {
         Ok(out) => out.policy.and_then(|p| p.default_version_id).unwrap_or_else(|| "v1".to_string()),
         Err(e) => return Fetched::Unreadable(format!("iam:GetPolicy {arn}: {}", describe_sdk_error(&e))),
@@ -413,7 +413,7 @@ async fn source_key(session: &Session, bucket: &BucketEvidence) -> Option<Fetche
 }
 
 /// DescribeKey and, when `with_policy` or same-account, GetKeyPolicy.
-async fn key(session: &Session, key_id: &str, with_policy: bool) -> Fetched<KeyEvidence> {
+pub(crate) async fn key(session: &Session, key_id: &str, with_policy: bool) -> Fetched<KeyEvidence> {
     let region = key_id.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_string);
     let sdk = match &region {
         Some(r) => session.sdk.clone().into_builder().region(aws_types::region::Region::new(r.clone())).build(),

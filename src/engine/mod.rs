@@ -1,6 +1,7 @@
 //! Everything that talks to AWS. It reports to the UI through [`events::EngineEvent`]s; the UI
 //! never holds or polls SDK objects.
 
+pub mod batch;
 pub mod copier;
 pub mod errors;
 pub mod events;

@@ -25,6 +25,8 @@ pub enum EngineCommand {
     Preflight {
         probe: bool,
     },
+    /// S3 Batch Operations: plan, submit (after the operator's confirmation) or refresh a job.
+    Batch(crate::engine::batch::BatchRequest),
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -91,6 +93,19 @@ async fn run(
                         let options = preflight::Options { probe, ..preflight::Options::default() };
                         let report = preflight::run(&config, &options).await;
                         let _ = events.send(EngineEvent::Preflight(Box::new(report)));
+                    }).abort_handle());
+                }
+                Some(EngineCommand::Batch(request)) => {
+                    let (config, events) = (config.clone(), events.clone());
+                    watchers.push(tokio::spawn(async move {
+                        let (tx, mut rx) = mpsc::unbounded_channel();
+                        let serving = tokio::spawn(crate::engine::batch::serve(config, request, tx));
+                        while let Some(e) = rx.recv().await {
+                            if events.send(EngineEvent::Batch(e)).is_err() {
+                                break;
+                            }
+                        }
+                        serving.abort();
                     }).abort_handle());
                 }
                 None => break,

@@ -21,6 +21,7 @@ pub enum Action {
     Rerun,
     Probe,
     SaveFixes,
+    Batch,
     Quit,
 }
 
@@ -38,6 +39,7 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("r", "preflight: run the checks again", Action::Rerun),
     ("w", "preflight: write all fixes to a file", Action::SaveFixes),
     ("P", "preflight: run live probes (asks; writes, then cleans up)", Action::Probe),
+    ("b", "S3 Batch Operations: plan, create (asks) and watch a job", Action::Batch),
     ("?", "show or hide this help", Action::Help),
     ("Esc", "close help or detail, clear the filter", Action::Close),
     ("q / Ctrl-C", "quit", Action::Quit),
@@ -64,6 +66,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('r') => Action::Rerun,
         KeyCode::Char('w') => Action::SaveFixes,
         KeyCode::Char('P') => Action::Probe,
+        KeyCode::Char('b') => Action::Batch,
         KeyCode::Esc => Action::Close,
         KeyCode::Char('q') => Action::Quit,
         _ => return None,
@@ -94,6 +97,7 @@ mod tests {
             KeyCode::Char('r'),
             KeyCode::Char('w'),
             KeyCode::Char('P'),
+            KeyCode::Char('b'),
         ];
         let reachable: Vec<Action> = keys.iter().filter_map(|k| action_for(KeyEvent::from(*k))).collect();
         for (_, _, action) in KEYMAP {

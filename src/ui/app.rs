@@ -28,6 +28,8 @@ pub fn initial_state(config: &Config, now: SystemTime) -> AppState {
         PaneState::new(Side::Destination, at(&config.destination.bucket, &config.destination.prefix)),
         now,
     );
+    state.batch.target = crate::engine::batch::BatchTarget::from_config(config)
+        .map(|t| format!("manifest s3://{}/{} · role {}", t.manifest_bucket, t.prefix, t.role_arn));
     state.probe_target = format!("s3://{}/{}", config.destination.bucket, crate::engine::probe::probe_prefix(config));
     state
 }

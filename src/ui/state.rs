@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use crate::core::side::Side;
+use crate::ui::screens::batch::BatchState;
 use crate::ui::screens::browse::PaneState;
 use crate::ui::screens::preflight::PreflightState;
 
@@ -10,6 +11,7 @@ use crate::ui::screens::preflight::PreflightState;
 pub enum Screen {
     Browse,
     Preflight,
+    Batch,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,7 @@ pub struct AppState {
     pub focus: Side,
     pub screen: Screen,
     pub preflight: PreflightState,
+    pub batch: BatchState,
     /// Where live probes would write, shown in their confirmation.
     pub probe_target: String,
     pub help: bool,
@@ -36,6 +39,7 @@ impl AppState {
             focus: Side::Source,
             screen: Screen::Browse,
             preflight: PreflightState::default(),
+            batch: BatchState::default(),
             probe_target: String::new(),
             help: false,
             now,

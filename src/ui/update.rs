@@ -9,6 +9,7 @@ use crate::engine::events::EngineEvent;
 use crate::engine::runner::EngineCommand;
 use crate::ui::action::{Action, action_for};
 use crate::ui::msg::{Command, Msg};
+use crate::ui::screens::batch;
 use crate::ui::screens::browse::Connection;
 use crate::ui::screens::preflight::{self, Run};
 use crate::ui::state::{AppState, Screen};
@@ -22,6 +23,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Key(_) | Msg::Resize => Vec::new(),
         Msg::Tick(now) => {
             state.now = now;
+            state.batch.now = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
             Vec::new()
         }
         Msg::Engine(event) => {
@@ -66,6 +68,11 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
                 info.lifetime = lifetime;
             }
         }
+        EngineEvent::Batch(event) => {
+            state.batch.now =
+                state.now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+            batch::on_event(&mut state.batch, event)
+        }
         EngineEvent::Preflight(report) => {
             let p = &mut state.preflight;
             p.run = Run::Done(report);
@@ -91,6 +98,11 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         }
         state.preflight.message = Some("probes cancelled: nothing was written".into());
         return Vec::new();
+    }
+    if state.screen == Screen::Batch && batch::confirming(&state.batch) {
+        // Only an explicit `y` creates the job; anything else cancels.
+        let requests = batch::on_confirm(&mut state.batch, key.code == KeyCode::Char('y'));
+        return requests.into_iter().map(|r| Command::Engine(EngineCommand::Batch(r))).collect();
     }
     let browsing = state.screen == Screen::Browse;
     let pane = state.pane_mut(state.focus);
@@ -129,7 +141,18 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         }
         _ => match state.screen {
             Screen::Browse => browse(state, action),
+            Screen::Preflight if action == Action::Batch => {
+                state.screen = Screen::Batch;
+                Vec::new()
+            }
             Screen::Preflight => preflight_screen(state, action),
+            Screen::Batch => {
+                let (requests, leave) = batch::on_action(&mut state.batch, action);
+                if leave {
+                    state.screen = Screen::Browse;
+                }
+                requests.into_iter().map(|r| Command::Engine(EngineCommand::Batch(r))).collect()
+            }
         },
     }
 }
@@ -201,6 +224,7 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Top => pane.selected = 0,
         Action::Bottom => pane.move_by(isize::MAX),
         Action::Filter => pane.filtering = true,
+        Action::Batch => state.screen = Screen::Batch,
         Action::Quit | Action::Help | Action::Rerun | Action::SaveFixes | Action::Probe => {}
         Action::Open => {
             if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {

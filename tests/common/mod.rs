@@ -57,5 +57,6 @@ pub fn default_name(kind: PolicyKind) -> &'static str {
         PolicyKind::Session => "session policy",
         PolicyKind::Bucket => "bucket policy of datalake-raw",
         PolicyKind::Key => "key policy of datalake-key",
+        PolicyKind::Trust => "trust policy of transfer",
     }
 }

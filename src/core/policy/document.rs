@@ -19,6 +19,8 @@ pub enum PolicyKind {
     Session,
     Bucket,
     Key,
+    /// A role's trust policy (who may assume it): a resource policy without `Resource`.
+    Trust,
 }
 
 impl PolicyKind {
@@ -27,7 +29,7 @@ impl PolicyKind {
 
     /// Resource policies name principals; caller-side policies apply to whoever holds them.
     pub fn is_resource_policy(self) -> bool {
-        matches!(self, PolicyKind::Bucket | PolicyKind::Key)
+        matches!(self, PolicyKind::Bucket | PolicyKind::Key | PolicyKind::Trust)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +39,7 @@ impl PolicyKind {
             PolicyKind::Session => "session",
             PolicyKind::Bucket => "bucket",
             PolicyKind::Key => "key",
+            PolicyKind::Trust => "trust",
         }
     }
 
@@ -48,6 +51,7 @@ impl PolicyKind {
             PolicyKind::Session => "session policy",
             PolicyKind::Bucket => "bucket policy",
             PolicyKind::Key => "key policy",
+            PolicyKind::Trust => "role trust policy",
         }
     }
 }
@@ -303,6 +307,15 @@ impl Reader {
             (None, Some(v)) => ActionSpec::NotAction(self.actions("NotAction", v)?),
         };
         let resource = match (get(m, "Resource"), get(m, "NotResource")) {
+            // IAM rejects a trust policy naming a resource ("Has prohibited field Resource"): the
+            // resource is the role itself.
+            (None, None) if kind == PolicyKind::Trust => ResourceSpec::Resource(vec!["*".to_string()]),
+            (Some(_), _) | (_, Some(_)) if kind == PolicyKind::Trust => {
+                let key = if get(m, "Resource").is_some() { "Resource" } else { "NotResource" };
+                return Err(
+                    self.err_at(key, format!("a role trust policy may not name \"{key}\": the role is the resource"))
+                );
+            }
             (Some(_), Some(_)) => {
                 return Err(self.err("a statement cannot have both \"Resource\" and \"NotResource\""));
             }

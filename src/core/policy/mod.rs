@@ -20,6 +20,7 @@ mod fix;
 mod json;
 mod matcher;
 mod request;
+mod trust;
 
 pub use condition::{BaseOp, Operator, SetQualifier};
 pub use document::{
@@ -29,3 +30,4 @@ pub use document::{
 pub use evaluate::{Decision, Evaluation, LabelledPolicy, StatementRef, evaluate, evaluate_all};
 pub use fix::{Fix, FixStatement, combined_fix};
 pub use request::{Context, Principal, Request};
+pub use trust::{TrustEvaluation, evaluate_trust};

@@ -144,13 +144,13 @@ impl Check {
 /// Why a policy cannot be used: it could not be read (the check is unknown), or it was read and
 /// is not a valid document (the check fails: AWS would reject it too).
 #[derive(Debug, Clone)]
-enum Problem {
+pub(crate) enum Problem {
     Unreadable(String),
     Malformed(String),
 }
 
 impl Problem {
-    fn check(&self, id: &'static str, side: &'static str, what: &str) -> Check {
+    pub(crate) fn check(&self, id: &'static str, side: &'static str, what: &str) -> Check {
         match self {
             Problem::Unreadable(why) => {
                 check(id, side, Status::Unknown, format!("{what} could not be read")).with_detail([why.clone()])
@@ -342,7 +342,7 @@ impl Ctx {
     }
 }
 
-fn labelled(doc: &NamedPolicy, kind: PolicyKind, account: &str) -> Result<LabelledPolicy, String> {
+pub(crate) fn labelled(doc: &NamedPolicy, kind: PolicyKind, account: &str) -> Result<LabelledPolicy, String> {
     parse_policy(&doc.text, kind)
         .map(|d| LabelledPolicy::new(kind, doc.name.clone(), account, d))
         .map_err(|e| format!("{} does not parse: {e}", doc.name))
@@ -351,7 +351,7 @@ fn labelled(doc: &NamedPolicy, kind: PolicyKind, account: &str) -> Result<Labell
 const STAND_IN: &str = "(the other side, assumed to allow)";
 
 /// A stand-in for the side a check does not judge: it allows the principal everything.
-fn stand_in(kind: PolicyKind, principal: &str, account: &str) -> LabelledPolicy {
+pub(crate) fn stand_in(kind: PolicyKind, principal: &str, account: &str) -> LabelledPolicy {
     let text = match kind {
         PolicyKind::Identity => {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.to_string()
@@ -366,7 +366,7 @@ fn stand_in(kind: PolicyKind, principal: &str, account: &str) -> LabelledPolicy 
 }
 
 /// Folds evaluations into a check: pass when all allow, fail with one combined fix otherwise.
-fn judge(id: &'static str, side: &'static str, what: &str, evaluations: Vec<Evaluation>) -> Check {
+pub(crate) fn judge(id: &'static str, side: &'static str, what: &str, evaluations: Vec<Evaluation>) -> Check {
     let denied: Vec<&Evaluation> = evaluations.iter().filter(|e| e.decision != Decision::Allow).collect();
     if denied.is_empty() {
         let detail = evaluations.iter().flat_map(|e| e.explanation.iter().cloned()).take(6).collect::<Vec<_>>();

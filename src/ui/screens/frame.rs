@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::ui::screens::{browse, preflight};
+use crate::ui::screens::{batch, browse, preflight};
 use crate::ui::state::{AppState, Screen};
 use crate::ui::widgets::help;
 
@@ -29,6 +29,7 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
     let screen = match state.screen {
         Screen::Browse => "browse",
         Screen::Preflight => "preflight",
+        Screen::Batch => "batch",
     };
     let badge = state.preflight.badge();
     let left = format!("· {screen} · {}", state.title);
@@ -62,6 +63,10 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
                 }
                 None => " ↑↓ select · Enter detail · r rerun · w write fixes · p browse · ? help · q quit".into(),
             }
+        }
+        Screen::Batch => {
+            batch::render(frame, body, &state.batch);
+            batch::hint(&state.batch)
         }
     };
     frame.render_widget(Paragraph::new(hint).style(Style::default().fg(Color::DarkGray)), keys);

@@ -1,5 +1,6 @@
 //! One module per screen: its state, its update logic and its pure render function.
 
+pub mod batch;
 pub mod browse;
 pub mod frame;
 pub mod preflight;
