@@ -42,16 +42,8 @@ async fn whoami_resolves_each_side_in_its_own_account() {
 async fn ls_pages_through_more_than_a_thousand_objects() {
     let (m, ws, config) = migration(Steps::ALL).await;
     let s3 = moto().s3(PROD);
-    let mut puts = Vec::new();
-    for i in 0..1_105 {
-        let (s3, bucket) = (s3.clone(), m.source_bucket.clone());
-        puts.push(tokio::spawn(async move {
-            world::put(&s3, &bucket, &format!("many/obj-{i:05}.json"), vec![b'x'; i % 7]).await
-        }));
-    }
-    for p in puts {
-        p.await.unwrap();
-    }
+    world::put_many(&s3, &m.source_bucket, (0..1_105).map(|i| (format!("many/obj-{i:05}.json"), vec![b'x'; i % 7])))
+        .await;
     world::put(&s3, &m.source_bucket, "many/sub/inner.txt", b"inner".to_vec()).await;
     world::put(&s3, &m.source_bucket, "top level.csv", vec![0; 2048]).await;
 

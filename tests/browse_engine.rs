@@ -59,16 +59,7 @@ async fn both_accounts_browse_side_by_side() {
     let (m, ws) = world::scenario(Steps::ALL).await;
     let (src, dst) = (m.source_bucket.clone(), m.destination_bucket.clone());
     let prod = moto().s3(PROD);
-    let mut puts = Vec::new();
-    for i in 0..1_500 {
-        let (s3, b) = (prod.clone(), src.clone());
-        puts.push(tokio::spawn(async move {
-            world::put(&s3, &b, &format!("events/2024/e-{i:04}.json"), vec![1; 10]).await
-        }));
-    }
-    for p in puts {
-        p.await.unwrap();
-    }
+    world::put_many(&prod, &src, (0..1_500).map(|i| (format!("events/2024/e-{i:04}.json"), vec![1; 10]))).await;
     for key in ["reports/Q1 summary (final).csv", "unicode/naïve café.txt", "top.bin"] {
         world::put(&prod, &src, key, vec![0; 4096]).await;
     }

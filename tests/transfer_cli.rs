@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use support::world::{self, Migration, Steps};
 use support::{LAKE, PROD, Workspace, moto, s3ferry, unique};
@@ -96,7 +97,8 @@ async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, o: &Object) {
 }
 
 async fn put_all(s3: &aws_sdk_s3::Client, bucket: &str, objects: &[Object]) {
-    futures::future::join_all(objects.iter().map(|o| put_object(s3, bucket, o))).await;
+    // Bounded, like world::put_many: the emulator times out under thousands of requests at once.
+    futures::stream::iter(objects).for_each_concurrent(32, |o| put_object(s3, bucket, o)).await;
 }
 
 /// Every key under `prefix` in a bucket.

@@ -61,14 +61,8 @@ async fn resume_after_kill_copies_only_the_rest() {
     let config = ws.write("migration.toml", &text).display().to_string();
 
     let prod = moto().s3(PROD);
-    let puts =
-        (0..OBJECTS).map(|i| {
-            let (prod, bucket) = (prod.clone(), m.source_bucket.clone());
-            async move {
-                world::put(&prod, &bucket, &format!("part-{:02}/obj-{i:05}.json", i % 17), vec![b'r'; i % 64]).await
-            }
-        });
-    futures::future::join_all(puts).await;
+    let objects = (0..OBJECTS).map(|i| (format!("part-{:02}/obj-{i:05}.json", i % 17), vec![b'r'; i % 64]));
+    world::put_many(&prod, &m.source_bucket, objects).await;
 
     // First run: killed with SIGKILL once a few hundred objects are done.
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3ferry"))

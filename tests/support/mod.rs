@@ -126,6 +126,9 @@ impl Moto {
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+            // Setup traffic on a loaded 2-core machine can stall for seconds; a test's setup
+            // should wait rather than abort (s3ferry itself keeps the SDK's protection).
+            .stalled_stream_protection(aws_types::sdk_config::StalledStreamProtectionConfig::disabled())
             .build()
     }
 

@@ -86,6 +86,15 @@ pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>
         .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
 }
 
+/// Many objects, a bounded number at a time: the emulator is one process on a shared machine, and
+/// thousands of simultaneous requests only make it time out.
+pub async fn put_many(s3: &aws_sdk_s3::Client, bucket: &str, objects: impl IntoIterator<Item = (String, Vec<u8>)>) {
+    use futures::StreamExt;
+    futures::stream::iter(objects)
+        .for_each_concurrent(32, |(key, body)| async move { put(s3, bucket, &key, body).await })
+        .await;
+}
+
 /// An IAM user with one inline policy and an access key.
 pub async fn create_user(iam: &aws_sdk_iam::Client, name: &str, inline: &str) -> Keys {
     iam.create_user().user_name(name).send().await.unwrap_or_else(|e| panic!("create user {name}: {e:?}"));
