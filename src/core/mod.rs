@@ -1,7 +1,9 @@
 //! The pure layer: no tokio, no AWS SDK, no terminal. Everything here is data in, data out,
 //! so it is tested with plain tables.
 
+pub mod cost;
 pub mod credentials;
+pub mod dashboard;
 pub mod listing;
 pub mod plan;
 pub mod policy;

@@ -37,4 +37,8 @@ pub enum EngineEvent {
         lifetime: CredentialLifetime,
     },
     Preflight(Box<Report>),
+    /// A message of the running plan or transfer.
+    Transfer(TransferEvent),
+    /// The plan or transfer ended.
+    TransferEnded(crate::engine::runner::TransferEnd),
 }

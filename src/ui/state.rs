@@ -4,12 +4,18 @@ use std::time::SystemTime;
 
 use crate::core::side::Side;
 use crate::ui::screens::browse::PaneState;
+use crate::ui::screens::dashboard::DashboardState;
+use crate::ui::screens::plan::PlanState;
 use crate::ui::screens::preflight::PreflightState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
     Browse,
     Preflight,
+    /// Before a run: counts, cost, ETA, credentials.
+    Plan,
+    /// During and after a run.
+    Dashboard,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +26,9 @@ pub struct AppState {
     pub focus: Side,
     pub screen: Screen,
     pub preflight: PreflightState,
+    /// The transfer this console can start (None: the plan screen is not available).
+    pub plan: Option<PlanState>,
+    pub dashboard: DashboardState,
     /// Where live probes would write, shown in their confirmation.
     pub probe_target: String,
     pub help: bool,
@@ -36,6 +45,8 @@ impl AppState {
             focus: Side::Source,
             screen: Screen::Browse,
             preflight: PreflightState::default(),
+            plan: None,
+            dashboard: DashboardState::default(),
             probe_target: String::new(),
             help: false,
             now,

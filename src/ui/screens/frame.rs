@@ -6,7 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::ui::screens::{browse, preflight};
+use crate::ui::screens::dashboard::{self, RunPhase};
+use crate::ui::screens::{browse, plan, preflight};
 use crate::ui::state::{AppState, Screen};
 use crate::ui::widgets::help;
 
@@ -29,6 +30,8 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
     let screen = match state.screen {
         Screen::Browse => "browse",
         Screen::Preflight => "preflight",
+        Screen::Plan => "plan",
+        Screen::Dashboard => "transfer",
     };
     let badge = state.preflight.badge();
     let left = format!("· {screen} · {}", state.title);
@@ -61,6 +64,28 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
                     " ↑↓ scroll · Enter/Esc close · r rerun · w write fixes".into()
                 }
                 None => " ↑↓ select · Enter detail · r rerun · w write fixes · p browse · ? help · q quit".into(),
+            }
+        }
+        Screen::Plan => match &state.plan {
+            Some(plan) => {
+                plan::render(frame, body, plan, now);
+                " y start · r plan again · Esc back · ? help · q quit".into()
+            }
+            None => String::new(),
+        },
+        Screen::Dashboard => {
+            let d = &state.dashboard;
+            dashboard::render(frame, body, d, now);
+            match (&d.message, &d.phase) {
+                (Some(m), _) => format!(" {m}"),
+                _ if d.filtering => " type to filter the errors · Enter keep · Esc clear".into(),
+                _ if d.export.is_some() || d.confirm_cancel => String::new(),
+                (None, RunPhase::Running) if d.progress.paused => {
+                    " p resume · c cancel · / filter · e export · ↑↓ errors · ? help".into()
+                }
+                (None, RunPhase::Running) => " p pause · c cancel · / filter · e export · ↑↓ errors · ? help".into(),
+                (None, RunPhase::Halted { .. }) => " r resume (after re-authenticating) · e export · q quit".into(),
+                (None, _) => " / filter · e export · ↑↓ errors · ? help · q quit".into(),
             }
         }
     };

@@ -1,5 +1,7 @@
 //! One module per screen: its state, its update logic and its pure render function.
 
 pub mod browse;
+pub mod dashboard;
 pub mod frame;
+pub mod plan;
 pub mod preflight;
