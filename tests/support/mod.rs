@@ -3,6 +3,7 @@
 //! integration tests and the demo (examples/demo.rs).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fault;
 pub mod world;
 
 use std::collections::HashMap;

@@ -162,7 +162,11 @@ impl Ctx {
     }
 
     /// Stops dispatching for credentials; the first reason is the one reported.
-    pub(crate) fn halt(&self, halt: Halt) {
+    pub(crate) fn halt(&self, mut halt: Halt) {
+        if self.method == Method::ServerSide {
+            // One identity does both sides' requests: its credentials are the source's.
+            halt.side = Side::Source;
+        }
         let mut slot = self.halt.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             *slot = Some(halt);
@@ -432,6 +436,7 @@ pub async fn run_with(
         events: events.clone(),
         src_who: who(&src.info),
         dst_who: who(&dst.info),
+        sessions: [src.clone(), dst.clone()],
     };
     let planning = tokio::spawn(planner.run(resumed, index, tx));
 
@@ -628,6 +633,7 @@ struct Planner {
     events: mpsc::UnboundedSender<TransferEvent>,
     src_who: String,
     dst_who: String,
+    sessions: [Session; 2],
 }
 
 impl Planner {
@@ -665,7 +671,8 @@ impl Planner {
             }
         }
         let after = resumed.last_planned_key.as_deref();
-        let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after);
+        let mut src =
+            ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after).renewing(&self.sessions[0]);
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
             let hint = if code == "AccessDenied" {
                 format!(". Next: allow s3:ListBucket on arn:aws:s3:::{bucket} for {who}")
@@ -691,7 +698,8 @@ impl Planner {
                 self.flush()?;
             },
             Mode::Sync => {
-                let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after);
+                let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
+                    .renewing(&self.sessions[1]);
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
                     match merge.step() {

@@ -824,7 +824,11 @@ mod tests {
         assert_eq!(calls, MAX_EXPIRED_RETRIES as usize, "renewable credentials get a minute of retries");
         let failed = result.expect_err("gives up");
         assert_eq!(failed.error.class, Class::Expired);
-        assert_eq!(ctx.halt_state(), Some(Halt { side: Side::Destination, expired: true }));
+        assert_eq!(
+            ctx.halt_state(),
+            Some(Halt { side: Side::Source, expired: true }),
+            "server-side: the source identity"
+        );
         let events = drain(&mut rx);
         assert_eq!(events.iter().filter(|e| matches!(e, TransferEvent::Halted { .. })).count(), 1);
         // Once halted, another request that meets ExpiredToken gives up at once.
