@@ -51,7 +51,7 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("t", "browse: plan a transfer (counts, cost, ETA, credentials)", Action::Transfer),
     ("y", "plan: start the transfer", Action::Yes),
     ("p", "dashboard: pause or resume dispatching new objects", Action::Pause),
-    ("c", "dashboard: cancel the run (asks; in-flight requests finish)", Action::Cancel),
+    ("c", "dashboard: cancel (asks; requests in flight finish)", Action::Cancel),
     ("e", "dashboard: export the errors (CSV, or JSON for .json)", Action::Export),
     ("r", "preflight: rerun; dashboard: resume after re-login", Action::Rerun),
     ("w", "preflight: write all fixes to a file", Action::SaveFixes),
@@ -138,5 +138,11 @@ mod tests {
         assert_eq!(action_for(Screen::Browse, KeyEvent::from(KeyCode::Char('c'))), None);
         // The help fits the smallest body (24 rows less title and hints, less its border).
         assert!(KEYMAP.len() <= 20, "{} keys do not fit an 80x24 help overlay", KEYMAP.len());
+        for (keys, what, _) in KEYMAP {
+            assert!(
+                keys.chars().count() <= 15 && what.chars().count() <= 58,
+                "{keys}: {what} is too wide for the help"
+            );
+        }
     }
 }

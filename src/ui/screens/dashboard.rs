@@ -182,7 +182,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &DashboardState, now: System
             Color::Yellow,
         );
     } else if let RunPhase::Halted { hint } = &state.phase {
-        render_popup(frame, chart, " Credentials ", vec![Line::raw(format!("{hint} Press r to resume."))], Color::Red);
+        // Over the chart and the top of the error table: the hint must be read in full.
+        let height = 7.min(area.bottom().saturating_sub(chart.y));
+        let popup = Rect { height, ..chart };
+        render_popup(
+            frame,
+            popup,
+            " Credentials ",
+            vec![
+                Line::raw(hint.clone()),
+                Line::styled("Press r to resume.", Style::default().add_modifier(Modifier::BOLD)),
+            ],
+            Color::Red,
+        );
     }
     if let Some(input) = &state.export {
         let width = 64.min(area.width);
@@ -271,7 +283,7 @@ fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: Sys
         });
     }
     if p.credential_expiries > 0 {
-        creds.push(Span::raw(format!(" · {} renewed after expiry", format_count(p.credential_expiries))));
+        creds.push(Span::raw(format!(" · {} ExpiredToken", format_count(p.credential_expiries))));
     }
     lines.push(Line::from(creds));
     frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), area);

@@ -196,13 +196,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, now: SystemTime)
         let Some(l) = &state.lifetimes[side.index()] else { continue };
         let text = match coverage(l, now, eta) {
             Coverage::ExpiresFirst { left, eta } => format!(
-                "! {} credentials expire in {} and cannot renew; the run needs about {}. Options:",
+                "! {} credentials cannot renew: {} left, the run needs ~{}",
                 side.title(),
                 format_countdown(left),
                 format_eta(eta)
             ),
             Coverage::Unknown { left } => format!(
-                "! {} credentials expire in {} and cannot renew. Options:",
+                "! {} credentials cannot renew: {} left; the run's length is unknown",
                 side.title(),
                 format_countdown(left)
             ),
