@@ -81,7 +81,8 @@ pub fn eta(objects_left: u64, bytes_left: u64, objects_per_s: f64, bytes_per_s: 
 
 /// "2 h 05 min", "12 min", "45 s".
 pub fn format_eta(d: Duration) -> String {
-    let s = d.as_secs();
+    // Rounded up: an ETA should not promise less than it knows.
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     if s >= 3600 {
         format!("{} h {:02} min", s / 3600, (s / 60) % 60)
     } else if s >= 60 {
@@ -204,6 +205,7 @@ mod tests {
         assert_eq!(format_eta(Duration::from_secs(7_500)), "2 h 05 min");
         assert_eq!(format_eta(Duration::from_secs(61)), "2 min");
         assert_eq!(format_eta(Duration::from_secs(45)), "45 s");
+        assert_eq!(format_eta(Duration::from_millis(1_500)), "2 s");
     }
 
     #[test]
