@@ -44,9 +44,8 @@ fn headless(ws: &Workspace, config: &str) -> Duration {
 }
 
 fn console(ws: &Workspace, config: &str) -> Duration {
-    let pair = native_pty_system()
-        .openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 })
-        .expect("openpty");
+    let pair =
+        native_pty_system().openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).expect("openpty");
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_s3ferry"));
     cmd.args(["cp", "--config", config, "--fresh"]);
     cmd.env_clear();
@@ -126,7 +125,10 @@ fn main() {
         let mut ws = Workspace::new();
         ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
         let config = ws
-            .write("migration.toml", &format!("{}\n[transfer]\nconcurrency = 64\n", m.config_toml(&moto().endpoint, "")))
+            .write(
+                "migration.toml",
+                &format!("{}\n[transfer]\nconcurrency = 64\n", m.config_toml(&moto().endpoint, "")),
+            )
             .display()
             .to_string();
         (ws, config)

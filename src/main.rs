@@ -134,8 +134,12 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
                 if let Some(e) = &end.error {
                     return fail(EXIT_FAILED, e);
                 }
-                if let Some(j) = &end.journal {
-                    eprintln!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done");
+                match &end.journal {
+                    Some(j) => {
+                        eprintln!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done")
+                    }
+                    None if end.interrupted => eprintln!("s3ferry: interrupted: rerun the same command to resume"),
+                    None => {}
                 }
                 if end.interrupted || failed > 0 || end.plan_error.is_some() {
                     ExitCode::from(EXIT_FAILED)

@@ -17,6 +17,12 @@ const OBJECTS: usize = 240;
 
 /// Runs the real binary headless; returns (exit code, summary line, stderr).
 fn run(ws: &Workspace, args: &[&str]) -> (i32, Value, String) {
+    let (code, summary, stderr, _) = run_lines(ws, args);
+    (code, summary, stderr)
+}
+
+/// Also returns every NDJSON line.
+fn run_lines(ws: &Workspace, args: &[&str]) -> (i32, Value, String, Vec<Value>) {
     let out = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
         .args(args)
         .env_clear()
@@ -25,12 +31,13 @@ fn run(ws: &Workspace, args: &[&str]) -> (i32, Value, String) {
         .expect("run s3ferry");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    let summary = lines
+        .iter()
         .rfind(|v| v["type"] == "summary")
+        .cloned()
         .unwrap_or_else(|| panic!("no summary:\n{stdout}\n{stderr}"));
-    (out.status.code().unwrap_or(-1), summary, stderr)
+    (out.status.code().unwrap_or(-1), summary, stderr, lines)
 }
 
 async fn destination_keys(m: &Migration) -> Vec<String> {
@@ -105,8 +112,18 @@ async fn renewable_credentials_are_renewed_after_expired_token_and_throttles_are
     let text = format!("{}\n[transfer]\nconcurrency = 8\n", m.config_toml(&proxy.endpoint, ""));
     let config = ws.write("migration.toml", &text).display().to_string();
 
-    let (code, s, stderr) = run(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    let (code, s, stderr, lines) = run_lines(&ws, &["cp", "--config", &config, "--progress", "json"]);
     let stats = proxy.stats();
+    // The countdown follows the renewals: the progress lines report the sessions' expiry as
+    // the run renews them (a new 1 h session each time).
+    // (Server-side copies: the CopyObject requests run on the destination-side session.)
+    let mut expiries: Vec<u64> =
+        lines.iter().filter_map(|l| l["destination_credentials"]["expires_at"].as_u64()).collect();
+    expiries.dedup();
+    eprintln!("destination-side expiries reported: {expiries:?}");
+    assert!(expiries.len() >= 2, "each renewal reports its new expiry: {expiries:?}");
+    assert!(expiries.windows(2).all(|w| w[0] < w[1]), "later sessions expire later: {expiries:?}");
+    assert!(lines.iter().any(|l| l["source_credentials"]["renews"] == true), "the countdown says it renews itself");
     eprintln!("summary: {s}\nproxy: {stats}");
     assert_eq!(code, 0, "{s}\n{stderr}");
     assert_eq!(s["copied"], OBJECTS as u64);
