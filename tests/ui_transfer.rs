@@ -257,7 +257,7 @@ fn dashboard_at_80x24_cell_for_cell() {
         "┌ sync · running ──────────────────────────────────────────────────────────────┐",
         "│Objects █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  26% 262/1,002                 │",
         "│Bytes   █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  25% 260.0 MiB/1002.0 MiB      │",
-        "│In flight 17 · limit 192 · retries 1 · throttles 1 · failed 2 · ETA 58 s      │",
+        "│In flight 17 · limit 192 · retries 1 · throttles 1 · failed 2 · ETA 59 s      │",
         "│Creds source 0:44:20 expires · destination 0:08:20 renews                     │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         "┌ objects/s 13 · peak 13 · 38 s ───────┐┌ MiB/s 13.0 · peak 13.0 ──────────────┐",

@@ -359,3 +359,68 @@ fn source_of(creds: &Credentials) -> CredentialSource {
         CredentialSource::Unknown
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// A provider that hands out a new key each call, valid for `valid` from now.
+    #[derive(Debug)]
+    struct Counting {
+        calls: Arc<AtomicU32>,
+        valid: Option<Duration>,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let expiry = self.valid.map(|v| SystemTime::now() + v);
+            future::ProvideCredentials::ready(Ok(Credentials::new(format!("AKID{n}"), "secret", None, expiry, "test")))
+        }
+    }
+
+    fn tracked(valid: Option<Duration>) -> (Arc<Tracked>, Arc<AtomicU32>, watch::Receiver<Option<Observed>>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let (tx, rx) = watch::channel(None);
+        let t = Tracked::new(SharedCredentialsProvider::new(Counting { calls: calls.clone(), valid }), tx);
+        (t, calls, rx)
+    }
+
+    #[tokio::test]
+    async fn caches_until_due_and_renews_before_expiry() {
+        // An hour left: one fetch serves every request.
+        let (t, calls, rx) = tracked(Some(Duration::from_secs(3600)));
+        for _ in 0..5 {
+            assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(rx.borrow().unwrap().expiry.is_some(), "the expiry is published for the countdown");
+        // Within RENEW_BEFORE_EXPIRY of expiry: every request renews (the provider is due).
+        let (t, calls, _) = tracked(Some(RENEW_BEFORE_EXPIRY - Duration::from_secs(1)));
+        t.credentials().await.unwrap();
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_renews_once_not_once_per_request() {
+        let (t, calls, rx) = tracked(None);
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        // Fetched under a second ago: a burst of refusals of the old key changes nothing yet...
+        t.invalidate();
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        // ...later, the first refusal marks the key stale and the next request renews, once.
+        *t.fetched_at.lock().unwrap() = Some(Instant::now() - Duration::from_secs(2));
+        for _ in 0..8 {
+            t.invalidate();
+        }
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(rx.borrow().unwrap().expiry.is_none(), "long-term keys: no expiry");
+    }
+}

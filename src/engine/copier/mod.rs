@@ -209,6 +209,15 @@ pub fn resume_hint(config: &Config, halt: &crate::core::progress::Halt) -> Strin
     )
 }
 
+/// A background task that ends with the scope that started it, whichever way it is left.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn who(info: &SessionInfo) -> String {
     format!("{} (account {})", info.identity.arn, info.identity.account)
 }
@@ -389,7 +398,7 @@ pub async fn run_with(
     // The countdowns follow the sessions the run really uses, renewals included.
     let lifetimes = {
         let (sessions, events, limiter) = ([src.clone(), dst.clone()], events.clone(), limiter.clone());
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             let mut last: [Option<crate::core::credentials::CredentialLifetime>; 2] = [None, None];
             let mut last_in_flight = 0;
             loop {
@@ -405,9 +414,12 @@ pub async fn run_with(
                         last[side.index()] = Some(now);
                     }
                 }
+                if events.is_closed() {
+                    return;
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-        })
+        }))
     };
 
     // Completions become durable every second.
@@ -491,7 +503,7 @@ pub async fn run_with(
     }
     drop(rx);
     while workers.join_next().await.is_some() {}
-    lifetimes.abort();
+    drop(lifetimes);
     let halted = ctx.halt_state();
     // A halt that came from a refused request (not the dispatch gate) also ends the run.
     interrupted |= halted.is_some();
