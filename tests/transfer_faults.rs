@@ -179,6 +179,7 @@ async fn credentials_that_cannot_renew_stop_the_run_and_it_resumes_after_reauthe
     write_session(&ws, &key, &secret, &token);
     // This session "expires" after 100 S3 requests: well before 240 objects are copied.
     let proxy = FaultProxy::start(&moto().endpoint, &["--expire-key", &format!("{key}:100")]);
+    let proxy_endpoint = proxy.endpoint.clone();
     let text = m
         .config_toml(&proxy.endpoint, "")
         .replace(&format!("role_arn = \"{}\"\n", m.role_arn), "")
@@ -217,4 +218,14 @@ async fn credentials_that_cannot_renew_stop_the_run_and_it_resumes_after_reauthe
     );
     assert!(s2["journal"].is_null(), "a complete run retires its journal");
     assert_all_copied(&destination_keys(&m).await);
+
+    // A listing refused for expiry is a stop for re-authentication too, not a listing failure.
+    let (key3, secret3, token3) = session("third-login").await;
+    write_session(&ws, &key3, &secret3, &token3);
+    let proxy = FaultProxy::start(&moto().endpoint, &["--expire-key", &format!("{key3}:0")]);
+    let config3 = ws.write("listing.toml", &text.replace(&proxy_endpoint, &proxy.endpoint)).display().to_string();
+    let (code, s3, stderr) = run(&ws, &["sync", "--config", &config3, "--progress", "json"]);
+    assert_eq!(code, 4, "{s3}\n{stderr}");
+    assert_eq!((s3["failed"].as_u64(), s3["copied"].as_u64()), (Some(0), Some(0)), "{s3}");
+    assert_eq!(s3["halted"]["side"], "source", "{s3}");
 }

@@ -449,6 +449,7 @@ pub async fn run_with(
         src_who: who(&src.info),
         dst_who: who(&dst.info),
         sessions: [src.clone(), dst.clone()],
+        ctx: ctx.clone(),
     };
     let planning = tokio::spawn(planner.run(resumed, index, tx));
 
@@ -646,6 +647,8 @@ struct Planner {
     src_who: String,
     dst_who: String,
     sessions: [Session; 2],
+    /// To halt the run when a listing meets credentials that cannot be renewed.
+    ctx: Arc<Ctx>,
 }
 
 impl Planner {
@@ -686,6 +689,12 @@ impl Planner {
         let mut src =
             ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after).renewing(&self.sessions[0]);
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
+            if retry::classify(Some(&code), None, false) == retry::Class::Expired {
+                // Credentials that could not be renewed: a stop for re-authentication, like a
+                // refused copy, not a listing failure.
+                let side = if side == "source" { Side::Source } else { Side::Destination };
+                self.ctx.halt(Halt { side, expired: true });
+            }
             let hint = if code == "AccessDenied" {
                 format!(". Next: allow s3:ListBucket on arn:aws:s3:::{bucket} for {who}")
             } else {
