@@ -135,10 +135,55 @@ async fn run(args: Args) -> ExitCode {
 }
 
 async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delete: bool) -> ExitCode {
+    let prices = match &args.prices {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|t| s3ferry::core::cost::PriceTable::parse(&t).map_err(|e| format!("{}: {e}", path.display())))
+        {
+            Ok(t) => t,
+            Err(e) => return fail(EXIT_USAGE, &e),
+        },
+        None => s3ferry::core::cost::PriceTable::builtin(),
+    };
+    let console = !args.headless
+        && !args.dry_run
+        && args.progress == cli::copy::ProgressFormat::Text
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    if console {
+        let (config, opts) = cli::copy::options(config, mode, args, delete);
+        let setup = s3ferry::ui::screens::plan::TransferSetup::from_config(&config, mode, prices, args.rate);
+        return match s3ferry::ui::app::run_transfer(&config, opts, setup).await {
+            Ok(None) => ExitCode::SUCCESS,
+            Ok(Some((end, failed))) => {
+                if let Some(hint) = &end.hint {
+                    eprintln!("s3ferry: {hint}");
+                    return ExitCode::from(cli::copy::EXIT_CREDENTIALS);
+                }
+                if let Some(e) = &end.error {
+                    return fail(EXIT_FAILED, e);
+                }
+                match &end.journal {
+                    Some(j) => {
+                        eprintln!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done")
+                    }
+                    None if end.interrupted => eprintln!("s3ferry: interrupted: rerun the same command to resume"),
+                    None => {}
+                }
+                if end.interrupted || failed > 0 || end.plan_error.is_some() {
+                    ExitCode::from(EXIT_FAILED)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => fail(EXIT_FAILED, &format!("terminal error: {e}")),
+        };
+    }
     let mut out = std::io::stdout().lock();
     match cli::copy::run(config, mode, args, delete, &mut out).await {
         Ok(cli::copy::Verdict::Complete) => ExitCode::SUCCESS,
         Ok(cli::copy::Verdict::Incomplete) => ExitCode::from(EXIT_FAILED),
+        Ok(cli::copy::Verdict::Credentials) => ExitCode::from(cli::copy::EXIT_CREDENTIALS),
         Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
         Err(e) => fail(EXIT_FAILED, &e.to_string()),
     }

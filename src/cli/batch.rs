@@ -271,6 +271,10 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
         resume: false,
         fresh: false,
         progress: if args.json { ProgressFormat::Json } else { ProgressFormat::Text },
+        // Part of the batch command's own output: never the console.
+        headless: true,
+        prices: None,
+        rate: None,
     };
     if !args.json {
         writeln!(out, "copying {} object(s) over 5 GiB from this host (multipart)", plan.local.len())?;

@@ -15,7 +15,14 @@ use crate::engine::journal::JournalError;
 
 pub const EXIT_HELP: &str = "Exit codes: 0 = every object in scope is at the destination (or nothing needed doing); \
 1 = some objects failed, a listing failed, verification found mismatches or the run was interrupted \
-(the summary says which; rerun the same command to resume); 2 = usage or configuration error.";
+(the summary says which; rerun the same command to resume); 2 = usage or configuration error; \
+4 = credentials expire (or expired) and cannot renew: the run stopped before losing anything; \
+re-authenticate and rerun the same command to resume. \
+In a terminal the console opens on the plan (y starts); --headless, or a stdout that is not a terminal, \
+runs without it.";
+
+/// Exit code of a run stopped for credentials that cannot renew.
+pub const EXIT_CREDENTIALS: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressFormat {
@@ -64,6 +71,22 @@ pub struct CopyArgs {
     pub fresh: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub progress: ProgressFormat,
+    /// Run without the console even in a terminal (as when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Price table for the plan's cost estimate (TOML, the format of assets/prices.toml).
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Objects per second to estimate the ETA with before the run has a rate of its own.
+    #[arg(long, value_name = "OBJECTS_PER_S", value_parser = rate_arg)]
+    pub rate: Option<f64>,
+}
+
+fn rate_arg(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches("/s").parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("a positive number of objects per second, e.g. 250".to_string()),
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -143,7 +166,11 @@ pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (C
 pub enum Verdict {
     Complete,
     Incomplete,
+    /// Stopped for credentials that cannot renew; resumable after re-authenticating.
+    Credentials,
 }
+
+pub use crate::engine::copier::resume_hint;
 
 /// Runs the transfer, printing as it goes.
 pub async fn run(
@@ -154,6 +181,7 @@ pub async fn run(
     out: &mut impl Write,
 ) -> Result<Verdict, CopyError> {
     let (config, opts) = options(config, mode, args, delete);
+    let config_for_hint = config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -190,6 +218,7 @@ pub async fn run(
     }
     let outcome = engine.await.map_err(|e| TransferError::List(format!("the transfer engine stopped: {e}")))??;
     let summary = progress.summary(started.elapsed());
+    let halt_hint = outcome.halted.as_ref().map(|h| resume_hint(&config_for_hint, h));
     let complete = summary.failed == 0
         && outcome.plan_error.is_none()
         && !outcome.interrupted
@@ -202,13 +231,23 @@ pub async fn run(
                 serde_json::to_value(outcome.journal.as_ref().map(|p| p.display().to_string())).unwrap_or_default();
             v["plan_error"] = serde_json::to_value(&outcome.plan_error).unwrap_or_default();
             v["interrupted"] = outcome.interrupted.into();
+            v["resume_hint"] = serde_json::to_value(&halt_hint).unwrap_or_default();
             v["failures_total"] = summary.failed.into();
             writeln!(out, "{v}")?;
         }
         _ => text_summary(out, &summary, &outcome)?,
     }
     out.flush()?;
-    Ok(if complete { Verdict::Complete } else { Verdict::Incomplete })
+    if let Some(hint) = &halt_hint {
+        eprintln!("s3ferry: {hint}");
+    }
+    Ok(if outcome.halted.is_some() {
+        Verdict::Credentials
+    } else if complete {
+        Verdict::Complete
+    } else {
+        Verdict::Incomplete
+    })
 }
 
 fn show(out: &mut impl Write, format: ProgressFormat, event: &TransferEvent) -> std::io::Result<()> {

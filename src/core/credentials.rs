@@ -100,6 +100,58 @@ impl CredentialLifetime {
     }
 }
 
+/// Stop dispatching new objects this long before credentials that cannot renew expire, so the
+/// requests in flight finish with valid credentials.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(300);
+
+/// Whether a side's credentials last for a run of the given length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// Long-term keys, or no expiry known.
+    NoExpiry,
+    /// They expire but renew themselves (role with source_profile, SSO, instance profile, ...).
+    Renews { left: Duration },
+    /// They cannot renew but last past the end of the run (plus the safety margin).
+    Lasts { left: Duration },
+    /// They cannot renew and run out first: the run will stop before expiry for re-authentication.
+    ExpiresFirst { left: Duration, eta: Duration },
+    /// They cannot renew and the run's length is unknown (no rate yet).
+    Unknown { left: Duration },
+}
+
+impl Coverage {
+    pub fn warns(&self) -> bool {
+        matches!(self, Coverage::ExpiresFirst { .. } | Coverage::Unknown { .. })
+    }
+}
+
+/// What a run of length `eta` (when known) meets with these credentials.
+pub fn coverage(lifetime: &CredentialLifetime, now: SystemTime, eta: Option<Duration>) -> Coverage {
+    let Some(left) = lifetime.remaining(now) else { return Coverage::NoExpiry };
+    if lifetime.renews {
+        return Coverage::Renews { left };
+    }
+    match eta {
+        Some(eta) if eta + SAFETY_MARGIN <= left => Coverage::Lasts { left },
+        Some(eta) => Coverage::ExpiresFirst { left, eta },
+        None => Coverage::Unknown { left },
+    }
+}
+
+/// What the operator can do about credentials that will not last (the plan screen lists these).
+pub const EXPIRY_OPTIONS: [&str; 4] = [
+    "use credentials that renew (role_arn + source_profile, SSO, instance role)",
+    "raise session_duration (up to the role's maximum; 1 h when chaining)",
+    "narrow the run with --include/--exclude and run it in pieces",
+    "start anyway: it stops before expiry, keeps the journal; r resumes",
+];
+
+/// Whether new work may still be dispatched: false once credentials that cannot renew are
+/// within `margin` of expiry (renewing credentials are renewed by the session instead).
+pub fn may_dispatch(lifetime: &CredentialLifetime, now: SystemTime, margin: Duration) -> bool {
+    lifetime.renews || lifetime.remaining(now).is_none_or(|left| left > margin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +191,44 @@ mod tests {
         let l = classify(CredentialSource::Environment, Some(at(100)), None);
         assert_eq!(l.remaining(at(40)), Some(Duration::from_secs(60)));
         assert_eq!(l.remaining(at(140)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn coverage_and_dispatch_gate() {
+        use CredentialSource::*;
+        let hour = Duration::from_secs(3600);
+        let now = at(1_000);
+        let exported = classify(Environment, Some(at(1_000 + 3600)), None);
+        let sso = classify(Sso, Some(at(1_000 + 3600)), None);
+        let keys = classify(StaticKeys, None, None);
+        // (lifetime, eta) -> coverage
+        let cases = [
+            (&keys, Some(hour * 10), Coverage::NoExpiry),
+            (&sso, Some(hour * 10), Coverage::Renews { left: hour }),
+            (&exported, Some(Duration::from_secs(600)), Coverage::Lasts { left: hour }),
+            // Within the safety margin of expiry counts as not lasting.
+            (
+                &exported,
+                Some(hour - SAFETY_MARGIN + Duration::from_secs(1)),
+                Coverage::ExpiresFirst { left: hour, eta: hour - SAFETY_MARGIN + Duration::from_secs(1) },
+            ),
+            (&exported, Some(hour * 2), Coverage::ExpiresFirst { left: hour, eta: hour * 2 }),
+            (&exported, None, Coverage::Unknown { left: hour }),
+        ];
+        for (i, (l, eta, want)) in cases.into_iter().enumerate() {
+            assert_eq!(coverage(l, now, eta), want, "case {i}");
+        }
+        // (lifetime, seconds from now) -> may dispatch
+        let gate = [
+            (&keys, 10_000_000, true),
+            (&sso, 3_600, true),
+            (&exported, 0, true),
+            (&exported, 3_600 - 301, true),
+            (&exported, 3_600 - 300, false),
+            (&exported, 7_200, false),
+        ];
+        for (l, later, want) in gate {
+            assert_eq!(may_dispatch(l, at(1_000 + later), SAFETY_MARGIN), want, "{} {later}", l.source);
+        }
     }
 }

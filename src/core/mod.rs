@@ -2,7 +2,9 @@
 //! so it is tested with plain tables.
 
 pub mod batch;
+pub mod cost;
 pub mod credentials;
+pub mod dashboard;
 pub mod listing;
 pub mod plan;
 pub mod policy;

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::core::credentials::CredentialLifetime;
 use crate::core::side::Side;
 
 /// How objects travel.
@@ -129,6 +130,29 @@ pub enum TransferEvent {
     Concurrency {
         limit: usize,
     },
+    /// A side's credentials as the run uses them: sent at the start and after each renewal.
+    Lifetime {
+        side: Side,
+        lifetime: CredentialLifetime,
+    },
+    /// Requests in flight (sampled twice a second, sent when it changes).
+    InFlight {
+        requests: usize,
+    },
+    /// The operator paused (or resumed) dispatching; requests in flight continue.
+    Paused {
+        paused: bool,
+    },
+    /// An object whose credentials expired and could not be renewed in time: it is not a
+    /// failure; it stays in the journal and is copied when the run resumes.
+    Requeued {
+        side: Side,
+    },
+    /// The run stops dispatching because a side's credentials cannot renew: they are about to
+    /// expire (`expired: false`, the safety margin) or S3 refused them (`expired: true`).
+    Halted {
+        halt: Halt,
+    },
     /// Something the operator should know that does not stop the run.
     Warning {
         message: String,
@@ -140,6 +164,13 @@ pub enum TransferEvent {
         bytes: u64,
     },
     Finished,
+}
+
+/// Why a run stopped for credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Halt {
+    pub side: Side,
+    pub expired: bool,
 }
 
 const WINDOW_SECS: u64 = 10;
@@ -172,6 +203,12 @@ pub struct Progress {
     pub throttles: u64,
     pub credential_expiries: u64,
     pub concurrency: usize,
+    pub requeued: u64,
+    pub in_flight: usize,
+    pub paused: bool,
+    pub halted: Option<Halt>,
+    pub source_credentials: Option<CredentialLifetime>,
+    pub destination_credentials: Option<CredentialLifetime>,
     pub large_in_flight: Vec<(String, u64)>,
     pub warnings: Vec<String>,
     pub finished: bool,
@@ -222,6 +259,11 @@ pub struct Summary {
     pub bytes_per_s: f64,
     pub retries: u64,
     pub throttles: u64,
+    /// Requests refused with ExpiredToken (each retried after renewing, never a failure).
+    pub credential_expiries: u64,
+    /// Objects left for the resume because credentials could not be renewed.
+    pub requeued: u64,
+    pub halted: Option<Halt>,
     pub listed_source: u64,
     pub listed_destination: u64,
     pub warnings: Vec<String>,
@@ -295,6 +337,16 @@ impl Progress {
             TransferEvent::Throttled => self.throttles += 1,
             TransferEvent::CredentialsExpired { .. } => self.credential_expiries += 1,
             TransferEvent::Concurrency { limit } => self.concurrency = *limit,
+            TransferEvent::Lifetime { side: Side::Source, lifetime } => {
+                self.source_credentials = Some(lifetime.clone())
+            }
+            TransferEvent::Lifetime { side: Side::Destination, lifetime } => {
+                self.destination_credentials = Some(lifetime.clone())
+            }
+            TransferEvent::Paused { paused } => self.paused = *paused,
+            TransferEvent::InFlight { requests } => self.in_flight = *requests,
+            TransferEvent::Requeued { .. } => self.requeued += 1,
+            TransferEvent::Halted { halt } => self.halted = Some(*halt),
             TransferEvent::Warning { message } => {
                 if self.warnings.len() < 100 {
                     self.warnings.push(message.clone());
@@ -303,6 +355,7 @@ impl Progress {
             TransferEvent::DryRun { .. } => {}
             TransferEvent::Finished => {
                 self.finished = true;
+                self.in_flight = 0;
                 self.large_in_flight.clear();
             }
         }
@@ -330,6 +383,19 @@ impl Progress {
         // A window shorter than WINDOW_SECS at the start of a run.
         let span = (at.as_secs_f64() - from as f64).clamp(1.0, WINDOW_SECS as f64);
         (o as f64 / span, b as f64 / span)
+    }
+
+    /// Bytes moved so far, parts of unfinished objects included (the throughput chart's input).
+    pub fn moved(&self) -> u64 {
+        self.moved
+    }
+
+    /// The credentials of a side as last reported.
+    pub fn credentials(&self, side: Side) -> Option<&CredentialLifetime> {
+        match side {
+            Side::Source => self.source_credentials.as_ref(),
+            Side::Destination => self.destination_credentials.as_ref(),
+        }
     }
 
     /// Objects finished in any way (copied, skipped after a check, deleted, failed).
@@ -374,6 +440,9 @@ impl Progress {
             bytes_per_s: per(self.bytes_copied),
             retries: self.retries,
             throttles: self.throttles,
+            credential_expiries: self.credential_expiries,
+            requeued: self.requeued,
+            halted: self.halted,
             listed_source: self.listed_source,
             listed_destination: self.listed_destination,
             warnings: self.warnings.clone(),

@@ -87,6 +87,19 @@ pub fn format_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A count with thousands separators: 1234567 -> "1,234,567".
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "h:mm:ss" for a countdown; hours grow past 24 rather than wrapping into days.
 pub fn format_countdown(remaining: Duration) -> String {
     let s = remaining.as_secs();
@@ -96,6 +109,19 @@ pub fn format_countdown(remaining: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts() {
+        for (n, want) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_234_567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ] {
+            assert_eq!(format_count(n), want);
+        }
+    }
 
     #[test]
     fn sizes() {

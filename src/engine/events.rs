@@ -39,4 +39,8 @@ pub enum EngineEvent {
     Preflight(Box<Report>),
     /// S3 Batch Operations: a plan, a created job, its status, its failed tasks.
     Batch(crate::engine::batch::BatchEvent),
+    /// A message of the running plan or transfer.
+    Transfer(TransferEvent),
+    /// The plan or transfer ended.
+    TransferEnded(crate::engine::runner::TransferEnd),
 }

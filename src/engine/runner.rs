@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use crate::config::{Access, Config};
 use crate::core::listing::Location;
+use crate::core::progress::{Halt, TransferEvent};
 use crate::core::side::Side;
+use crate::engine::copier::{self, Controls, Options, ResumePolicy};
 use crate::engine::events::EngineEvent;
 use crate::engine::lister::{PrefixPages, list_buckets};
 use crate::engine::preflight;
@@ -27,6 +29,29 @@ pub enum EngineCommand {
     },
     /// S3 Batch Operations: plan, submit (after the operator's confirmation) or refresh a job.
     Batch(crate::engine::batch::BatchRequest),
+    /// List both sides and plan the transfer without writing anything (the plan screen).
+    Plan,
+    /// Start the transfer, or resume it from its journal (after re-authenticating: the
+    /// credential chain is read again).
+    Transfer,
+    /// Hold (true) or release dispatching of new objects.
+    Pause(bool),
+    /// Stop dispatching; requests in flight finish and the journal is saved.
+    Cancel,
+}
+
+/// How a plan or a transfer ended (the engine's [`copier::Outcome`] without its internals).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferEnd {
+    pub dry_run: bool,
+    pub interrupted: bool,
+    pub halted: Option<Halt>,
+    /// What to do about a credentials halt.
+    pub hint: Option<String>,
+    pub journal: Option<String>,
+    pub plan_error: Option<String>,
+    /// The run could not start (credentials, journal, bad globs).
+    pub error: Option<String>,
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -34,20 +59,37 @@ const LIFETIME_CHECK: Duration = Duration::from_secs(15);
 /// Within this much of expiry, renewable credentials are exercised so the SDK renews them.
 const NUDGE_BEFORE_EXPIRY: Duration = Duration::from_secs(360);
 
-/// Starts the engine; it stops when the command sender is dropped.
+/// Starts the engine; it stops when the command sender is dropped. Transfers use the
+/// config's `[transfer]` settings.
 pub fn spawn(config: &Config, events: mpsc::UnboundedSender<EngineEvent>) -> mpsc::UnboundedSender<EngineCommand> {
+    let opts = Options {
+        mode: config.transfer.mode,
+        settings: config.transfer.clone(),
+        dry_run: false,
+        resume: ResumePolicy::Auto,
+    };
+    spawn_with(config, opts, events)
+}
+
+/// [`spawn`] with the transfer options of `s3ferry cp|sync` (flags applied).
+pub fn spawn_with(
+    config: &Config,
+    transfer: Options,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) -> mpsc::UnboundedSender<EngineCommand> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (dst_access, dst_via) = config.destination_browser();
     let plans = [
         (config.source.access.clone(), "source credentials", config.source.bucket.clone()),
         (dst_access, dst_via, config.destination.bucket.clone()),
     ];
-    tokio::spawn(run(config.clone(), plans, rx, events));
+    tokio::spawn(run(config.clone(), transfer, plans, rx, events));
     tx
 }
 
 async fn run(
     config: Config,
+    transfer: Options,
     plans: [(Access, &'static str, String); 2],
     mut commands: mpsc::UnboundedReceiver<EngineCommand>,
     events: mpsc::UnboundedSender<EngineEvent>,
@@ -74,6 +116,9 @@ async fn run(
     let mut pending: [Option<(u64, Location)>; 2] = [None, None];
     let mut running: [Option<AbortHandle>; 2] = [None, None];
     let mut watchers: Vec<AbortHandle> = Vec::new();
+    let (stop_tx, _) = watch::channel(false);
+    let (pause_tx, _) = watch::channel(false);
+    let mut runs = 0u32;
     loop {
         tokio::select! {
             cmd = commands.recv() => match cmd {
@@ -108,6 +153,27 @@ async fn run(
                         serving.abort();
                     }).abort_handle());
                 }
+                Some(EngineCommand::Plan) => {
+                    let opts = Options { dry_run: true, ..transfer.clone() };
+                    let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
+                    watchers.push(spawn_transfer(config.clone(), opts, controls, events.clone()));
+                }
+                Some(EngineCommand::Transfer) => {
+                    // A second start is a resume: never discard the journal it needs.
+                    let resume = if runs == 0 { transfer.resume } else { ResumePolicy::Auto };
+                    runs += 1;
+                    stop_tx.send_replace(false);
+                    pause_tx.send_replace(false);
+                    let opts = Options { resume, ..transfer.clone() };
+                    let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
+                    watchers.push(spawn_transfer(config.clone(), opts, controls, events.clone()));
+                }
+                Some(EngineCommand::Pause(paused)) => {
+                    pause_tx.send_replace(paused);
+                }
+                Some(EngineCommand::Cancel) => {
+                    stop_tx.send_replace(true);
+                }
                 None => break,
             },
             Some((side, session)) = connected.recv() => {
@@ -123,6 +189,45 @@ async fn run(
     for handle in running.into_iter().flatten().chain(watchers) {
         handle.abort();
     }
+}
+
+/// Runs the copier, forwarding its events (not the dry run's per-key lines: the plan screen
+/// only needs the counts) and then how it ended.
+fn spawn_transfer(
+    config: Config,
+    opts: Options,
+    controls: Controls,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) -> AbortHandle {
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let forward = {
+            let events = events.clone();
+            tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    if !matches!(e, TransferEvent::DryRun { .. }) {
+                        let _ = events.send(EngineEvent::Transfer(e));
+                    }
+                }
+            })
+        };
+        let result = copier::run_with(&config, &opts, tx, controls).await;
+        let _ = forward.await;
+        let end = match result {
+            Ok(o) => TransferEnd {
+                dry_run: opts.dry_run,
+                interrupted: o.interrupted,
+                hint: o.halted.as_ref().map(|h| copier::resume_hint(&config, h)),
+                halted: o.halted,
+                journal: o.journal.map(|p| p.display().to_string()),
+                plan_error: o.plan_error,
+                error: None,
+            },
+            Err(e) => TransferEnd { dry_run: opts.dry_run, error: Some(e.to_string()), ..TransferEnd::default() },
+        };
+        let _ = events.send(EngineEvent::TransferEnded(end));
+    })
+    .abort_handle()
 }
 
 fn spawn_listing(

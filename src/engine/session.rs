@@ -1,8 +1,9 @@
 //! Per-side AWS sessions: SDK config from the migration config, the caller's identity, and a
 //! live view of the credentials' expiry as the SDK renews them.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::identity::IdentityCache;
@@ -63,6 +64,8 @@ pub struct Session {
     path_style: bool,
     base: watch::Receiver<Option<Observed>>,
     role: Option<watch::Receiver<Option<Observed>>>,
+    /// Base and (when a role is assumed) role credentials, for [`Session::invalidate`].
+    trackers: Vec<Arc<Tracked>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,12 +115,16 @@ impl Session {
         };
         let base_provider = sdk.credentials_provider().ok_or_else(no_creds)?;
         let (base_tx, base_rx) = watch::channel(None);
-        let base_tracked = SharedCredentialsProvider::new(Tracked { inner: base_provider, tx: Arc::new(base_tx) });
+        let base_tracked = Tracked::new(base_provider, base_tx);
+        // Tracked caches (and renews) credentials itself, so that a request refused with
+        // ExpiredToken can make the next one fetch fresh credentials: the SDK's own cache
+        // would keep handing out the refused ones until their stated expiry.
         sdk = sdk
             .into_builder()
-            .credentials_provider(base_tracked)
-            .identity_cache(IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build())
+            .credentials_provider(SharedCredentialsProvider::new(TrackedHandle(base_tracked.clone())))
+            .identity_cache(IdentityCache::no_cache())
             .build();
+        let mut trackers = vec![base_tracked];
 
         let mut role_rx = None;
         if let Some(role) = &access.role {
@@ -131,8 +138,12 @@ impl Session {
             }
             let provider = builder.build().await;
             let (tx, rx) = watch::channel(None);
-            let tracked = Tracked { inner: SharedCredentialsProvider::new(provider), tx: Arc::new(tx) };
-            sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(tracked)).build();
+            let tracked = Tracked::new(SharedCredentialsProvider::new(provider), tx);
+            sdk = sdk
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(TrackedHandle(tracked.clone())))
+                .build();
+            trackers.push(tracked);
             role_rx = Some(rx);
         }
 
@@ -175,6 +186,7 @@ impl Session {
             path_style,
             base: base_rx,
             role: role_rx,
+            trackers,
         };
         session.info.lifetime = session.lifetime();
         Ok(session)
@@ -185,6 +197,20 @@ impl Session {
         let base = (*self.base.borrow()).unwrap_or(Observed { expiry: None, source: CredentialSource::Unknown });
         let role = self.role.as_ref().map(|r| r.borrow().and_then(|o| o.expiry));
         classify(base.source, base.expiry, role)
+    }
+
+    /// A request was refused because its credentials expired (ExpiredToken): make the next
+    /// request fetch fresh ones (re-assume the role, re-read the chain). Credentials fetched
+    /// within the last second are kept, so a burst of refusals causes one renewal, not one each.
+    pub fn invalidate(&self) {
+        for t in &self.trackers {
+            t.invalidate();
+        }
+    }
+
+    /// How many times credentials were fetched so far (the first fetch included).
+    pub fn fetches(&self) -> u64 {
+        self.trackers.last().map(|t| t.fetches.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// An S3 client for another Region with the same credentials.
@@ -237,24 +263,71 @@ fn explain_identity_failure(access: &Access, detail: &str) -> String {
     out
 }
 
-/// Wraps a provider to publish each new credential's expiry and source, so the UI's countdown
-/// follows the SDK's own renewals.
+/// Wraps a provider: caches its credentials, renews them [`RENEW_BEFORE_EXPIRY`] before they
+/// expire or when invalidated, and publishes each new credential's expiry and source so the
+/// countdowns follow the renewals. One renewal at a time: concurrent requests wait for it.
 #[derive(Debug)]
 struct Tracked {
     inner: SharedCredentialsProvider,
-    tx: Arc<watch::Sender<Option<Observed>>>,
+    tx: watch::Sender<Option<Observed>>,
+    cache: tokio::sync::Mutex<Option<Credentials>>,
+    /// Set by `invalidate`: the cached credentials were refused.
+    stale: AtomicBool,
+    fetched_at: Mutex<Option<Instant>>,
+    fetches: AtomicU64,
 }
 
-impl ProvideCredentials for Tracked {
+impl Tracked {
+    fn new(inner: SharedCredentialsProvider, tx: watch::Sender<Option<Observed>>) -> Arc<Tracked> {
+        Arc::new(Tracked {
+            inner,
+            tx,
+            cache: tokio::sync::Mutex::new(None),
+            stale: AtomicBool::new(false),
+            fetched_at: Mutex::new(None),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
+    fn invalidate(&self) {
+        let recent = self
+            .fetched_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if !recent {
+            self.stale.store(true, Ordering::Release);
+        }
+    }
+
+    async fn credentials(&self) -> aws_credential_types::provider::Result {
+        let mut slot = self.cache.lock().await;
+        let due = |c: &Credentials| c.expiry().is_some_and(|e| e <= SystemTime::now() + RENEW_BEFORE_EXPIRY);
+        if let Some(c) = slot.as_ref()
+            && !self.stale.load(Ordering::Acquire)
+            && !due(c)
+        {
+            return Ok(c.clone());
+        }
+        let creds = self.inner.provide_credentials().await?;
+        self.stale.store(false, Ordering::Release);
+        *self.fetched_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        self.tx.send_replace(Some(Observed { expiry: creds.expiry(), source: source_of(&creds) }));
+        *slot = Some(creds.clone());
+        Ok(creds)
+    }
+}
+
+#[derive(Debug)]
+struct TrackedHandle(Arc<Tracked>);
+
+impl ProvideCredentials for TrackedHandle {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
-        future::ProvideCredentials::new(async move {
-            let creds = self.inner.provide_credentials().await?;
-            self.tx.send_replace(Some(Observed { expiry: creds.expiry(), source: source_of(&creds) }));
-            Ok(creds)
-        })
+        future::ProvideCredentials::new(self.0.credentials())
     }
 }
 
@@ -284,5 +357,70 @@ fn source_of(creds: &Credentials) -> CredentialSource {
         CredentialSource::StaticKeys
     } else {
         CredentialSource::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// A provider that hands out a new key each call, valid for `valid` from now.
+    #[derive(Debug)]
+    struct Counting {
+        calls: Arc<AtomicU32>,
+        valid: Option<Duration>,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let expiry = self.valid.map(|v| SystemTime::now() + v);
+            future::ProvideCredentials::ready(Ok(Credentials::new(format!("AKID{n}"), "secret", None, expiry, "test")))
+        }
+    }
+
+    fn tracked(valid: Option<Duration>) -> (Arc<Tracked>, Arc<AtomicU32>, watch::Receiver<Option<Observed>>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let (tx, rx) = watch::channel(None);
+        let t = Tracked::new(SharedCredentialsProvider::new(Counting { calls: calls.clone(), valid }), tx);
+        (t, calls, rx)
+    }
+
+    #[tokio::test]
+    async fn caches_until_due_and_renews_before_expiry() {
+        // An hour left: one fetch serves every request.
+        let (t, calls, rx) = tracked(Some(Duration::from_secs(3600)));
+        for _ in 0..5 {
+            assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(rx.borrow().unwrap().expiry.is_some(), "the expiry is published for the countdown");
+        // Within RENEW_BEFORE_EXPIRY of expiry: every request renews (the provider is due).
+        let (t, calls, _) = tracked(Some(RENEW_BEFORE_EXPIRY - Duration::from_secs(1)));
+        t.credentials().await.unwrap();
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_renews_once_not_once_per_request() {
+        let (t, calls, rx) = tracked(None);
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        // Fetched under a second ago: a burst of refusals of the old key changes nothing yet...
+        t.invalidate();
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID1");
+        // ...later, the first refusal marks the key stale and the next request renews, once.
+        *t.fetched_at.lock().unwrap() = Some(Instant::now() - Duration::from_secs(2));
+        for _ in 0..8 {
+            t.invalidate();
+        }
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(t.credentials().await.unwrap().access_key_id(), "AKID2");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(rx.borrow().unwrap().expiry.is_none(), "long-term keys: no expiry");
     }
 }

@@ -11,12 +11,15 @@ use crate::config::Config;
 use crate::core::listing::Location;
 use crate::core::side::Side;
 use crate::engine::runner;
+use crate::engine::runner::TransferEnd;
 use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::browse::{Connection, PaneState};
+use crate::ui::screens::dashboard::RunPhase;
 use crate::ui::screens::frame;
-use crate::ui::state::AppState;
+use crate::ui::screens::plan::{PlanState, TransferSetup};
+use crate::ui::state::{AppState, Screen};
 use crate::ui::terminal::TerminalGuard;
-use crate::ui::update::{start, update};
+use crate::ui::update::{start, start_transfer, update};
 
 /// The state the console opens in: each pane on its configured bucket and prefix.
 pub fn initial_state(config: &Config, now: SystemTime) -> AppState {
@@ -34,10 +37,55 @@ pub fn initial_state(config: &Config, now: SystemTime) -> AppState {
     state
 }
 
+/// While a run is active, redraw at most this often (about ten times a second).
+const FRAME: Duration = Duration::from_millis(100);
+
+/// The console, opened on the browse screen; `t` plans a transfer with the config's settings.
 pub async fn run(config: &Config) -> std::io::Result<()> {
-    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let prices = crate::core::cost::PriceTable::builtin();
+    let setup = TransferSetup::from_config(config, config.transfer.mode, prices, None);
+    let (events_tx, events) = mpsc::unbounded_channel();
     let engine = runner::spawn(config, events_tx);
     let mut state = initial_state(config, SystemTime::now());
+    state.plan = Some(PlanState::new(setup));
+    let pending = start(&mut state);
+    run_loop(state, engine, events, pending).await.map(|_| ())
+}
+
+/// `s3ferry cp|sync` in a terminal: the console opened on the plan screen. Returns how the
+/// last run ended (`None` when the operator quit before starting one).
+pub async fn run_transfer(
+    config: &Config,
+    opts: crate::engine::copier::Options,
+    setup: TransferSetup,
+) -> std::io::Result<Option<(TransferEnd, u64)>> {
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let engine = runner::spawn_with(config, opts, events_tx);
+    let mut state = initial_state(config, SystemTime::now());
+    state.plan = Some(PlanState::new(setup));
+    let pending = start_transfer(&mut state);
+    let state = run_loop(state, engine, events, pending).await?;
+    let failed = state.dashboard.progress.failed;
+    let end = match state.dashboard.phase {
+        RunPhase::Ended(end) => Some(end),
+        RunPhase::Halted { hint } => Some(TransferEnd {
+            interrupted: true,
+            hint: Some(hint),
+            halted: state.dashboard.progress.halted,
+            ..TransferEnd::default()
+        }),
+        RunPhase::Running | RunPhase::Cancelling => Some(TransferEnd { interrupted: true, ..TransferEnd::default() }),
+        RunPhase::Idle => None,
+    };
+    Ok(end.map(|e| (e, failed)))
+}
+
+async fn run_loop(
+    mut state: AppState,
+    engine: mpsc::UnboundedSender<crate::engine::runner::EngineCommand>,
+    mut events: mpsc::UnboundedReceiver<crate::engine::events::EngineEvent>,
+    mut pending: Vec<Command>,
+) -> std::io::Result<AppState> {
     let mut guard = TerminalGuard::enter()?;
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -45,13 +93,13 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
 
-    let mut pending: Vec<Command> = start(&mut state);
     let mut pending_msgs: Vec<Msg> = Vec::new();
     let mut dirty = true;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
         for command in pending.drain(..) {
             match command {
-                Command::Quit => return Ok(()),
+                Command::Quit => return Ok(state),
                 Command::Engine(c) => {
                     let _ = engine.send(c);
                 }
@@ -67,32 +115,43 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
             pending.extend(update(&mut state, msg));
             dirty = true;
         }
-        if dirty {
+        // A run sends events all the time: draw at most every FRAME then, and only when
+        // something changed otherwise. Drawing never holds up the engine (it has its own tasks
+        // and an unbounded channel).
+        let throttle = state.dashboard.active() || matches!(state.screen, Screen::Plan);
+        let due = last_draw + FRAME;
+        if dirty && (!throttle || tokio::time::Instant::now() >= due) {
+            state.now = SystemTime::now().max(state.now);
             guard.terminal.draw(|f| frame::render(f, &mut state))?;
             dirty = false;
+            last_draw = tokio::time::Instant::now();
         }
+        let redraw_at = if dirty { due } else { tokio::time::Instant::now() + Duration::from_secs(3600) };
         let msg = tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
-                None => return Ok(()),
+                None => return Ok(state),
             },
+            _ = tokio::time::sleep_until(redraw_at), if dirty => continue,
             Some(event) = events.recv() => Msg::Engine(event),
             _ = tick.tick() => {
-                if !shows_countdown(&state) {
+                if !shows_countdown(&state) && !state.dashboard.active() && state.screen != Screen::Plan {
                     continue;
                 }
                 Msg::Tick(SystemTime::now())
             }
             // An SSH drop sends SIGHUP: leave the terminal as we found it.
-            _ = hangup.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(state),
+            _ = terminate.recv() => return Ok(state),
         };
         pending = update(&mut state, msg);
-        // Pages arrive in bursts: fold everything already queued into one redraw.
-        while let Ok(event) = events.try_recv() {
+        // Pages and transfer events arrive in bursts: fold everything already queued into one
+        // redraw (bounded, so keys stay responsive under a flood).
+        for _ in 0..10_000 {
+            let Ok(event) = events.try_recv() else { break };
             pending.extend(update(&mut state, Msg::Engine(event)));
         }
         dirty = true;

@@ -5,6 +5,8 @@ use std::time::SystemTime;
 use crate::core::side::Side;
 use crate::ui::screens::batch::BatchState;
 use crate::ui::screens::browse::PaneState;
+use crate::ui::screens::dashboard::DashboardState;
+use crate::ui::screens::plan::PlanState;
 use crate::ui::screens::preflight::PreflightState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +14,10 @@ pub enum Screen {
     Browse,
     Preflight,
     Batch,
+    /// Before a run: counts, cost, ETA, credentials.
+    Plan,
+    /// During and after a run.
+    Dashboard,
 }
 
 #[derive(Debug, Clone)]
@@ -23,6 +29,9 @@ pub struct AppState {
     pub screen: Screen,
     pub preflight: PreflightState,
     pub batch: BatchState,
+    /// The transfer this console can start (None: the plan screen is not available).
+    pub plan: Option<PlanState>,
+    pub dashboard: DashboardState,
     /// Where live probes would write, shown in their confirmation.
     pub probe_target: String,
     pub help: bool,
@@ -40,6 +49,8 @@ impl AppState {
             screen: Screen::Browse,
             preflight: PreflightState::default(),
             batch: BatchState::default(),
+            plan: None,
+            dashboard: DashboardState::default(),
             probe_target: String::new(),
             help: false,
             now,

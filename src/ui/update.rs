@@ -11,6 +11,8 @@ use crate::ui::action::{Action, action_for};
 use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::batch;
 use crate::ui::screens::browse::Connection;
+use crate::ui::screens::dashboard::{DEFAULT_EXPORT_FILE, RunPhase};
+use crate::ui::screens::plan::PlanPhase;
 use crate::ui::screens::preflight::{self, Run};
 use crate::ui::state::{AppState, Screen};
 
@@ -24,6 +26,9 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Tick(now) => {
             state.now = now;
             state.batch.now = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+            if state.dashboard.active() {
+                state.dashboard.sample(now);
+            }
             Vec::new()
         }
         Msg::Engine(event) => {
@@ -31,8 +36,12 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::Written(result) => {
-            state.preflight.message = Some(match result {
-                Ok(path) => format!("fixes written to {path}"),
+            let (slot, what) = match state.screen {
+                Screen::Dashboard => (&mut state.dashboard.message, "errors"),
+                _ => (&mut state.preflight.message, "fixes"),
+            };
+            *slot = Some(match result {
+                Ok(path) => format!("{what} written to {path}"),
                 Err(e) => e,
             });
             Vec::new()
@@ -50,8 +59,35 @@ pub fn start(state: &mut AppState) -> Vec<Command> {
     commands
 }
 
+/// The console of `s3ferry cp|sync`: opens on the plan screen and plans at once.
+pub fn start_transfer(state: &mut AppState) -> Vec<Command> {
+    let mut commands = start(state);
+    if let Some(plan) = &mut state.plan {
+        state.screen = Screen::Plan;
+        plan.restart();
+        commands.push(Command::Engine(EngineCommand::Plan));
+    }
+    commands
+}
+
 fn on_engine(state: &mut AppState, event: EngineEvent) {
     match event {
+        EngineEvent::Transfer(e) => {
+            if let Some(plan) = state.plan.as_mut().filter(|p| p.phase == PlanPhase::Planning) {
+                plan.apply(&e);
+            } else if state.dashboard.active() {
+                state.dashboard.apply(&e, state.now);
+            }
+        }
+        EngineEvent::TransferEnded(end) => {
+            if end.dry_run {
+                if let Some(plan) = &mut state.plan {
+                    plan.ended(&end);
+                }
+            } else {
+                state.dashboard.ended(end);
+            }
+        }
         EngineEvent::Connected { side, info } => state.pane_mut(side).connection = Connection::Connected(info),
         EngineEvent::ConnectFailed { side, error } => {
             let pane = state.pane_mut(side);
@@ -85,6 +121,12 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
     if ctrl_c {
         return vec![Command::Quit];
+    }
+    if state.screen == Screen::Dashboard
+        && !state.help
+        && let Some(commands) = dashboard_modal(state, key)
+    {
+        return commands;
     }
     if state.screen == Screen::Preflight && state.preflight.save.is_some() {
         return on_save_prompt(state, key);
@@ -121,7 +163,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         pane.offset = 0;
         return Vec::new();
     }
-    let Some(action) = action_for(key) else {
+    let Some(action) = action_for(state.screen, key) else {
         return Vec::new();
     };
     if state.help {
@@ -134,6 +176,11 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         return Vec::new();
     }
     match action {
+        Action::Quit if state.screen == Screen::Dashboard && state.dashboard.phase == RunPhase::Running => {
+            // Leaving mid-run is a cancel: ask first.
+            state.dashboard.confirm_cancel = true;
+            Vec::new()
+        }
         Action::Quit => vec![Command::Quit],
         Action::Help => {
             state.help = true;
@@ -153,8 +200,111 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
                 }
                 requests.into_iter().map(|r| Command::Engine(EngineCommand::Batch(r))).collect()
             }
+            Screen::Plan => plan_screen(state, action),
+            Screen::Dashboard => dashboard_screen(state, action),
         },
     }
+}
+
+/// Keys the dashboard takes before the keymap: the cancel confirmation, the export prompt and
+/// the filter being typed. `None` when the key is for the keymap.
+fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> {
+    let d = &mut state.dashboard;
+    if d.confirm_cancel {
+        d.confirm_cancel = false;
+        if key.code == KeyCode::Char('y') && d.phase == RunPhase::Running {
+            d.phase = RunPhase::Cancelling;
+            return Some(vec![Command::Engine(EngineCommand::Cancel)]);
+        }
+        d.message = Some("the run goes on".into());
+        return Some(Vec::new());
+    }
+    if let Some(input) = &mut d.export {
+        match key.code {
+            KeyCode::Esc => d.export = None,
+            KeyCode::Enter => {
+                let path = input.value().trim().to_string();
+                d.export = None;
+                if path.is_empty() {
+                    d.message = Some("no file name given: nothing written".into());
+                } else {
+                    let contents = d.export_document(&path);
+                    return Some(vec![Command::WriteFile { path: path.into(), contents }]);
+                }
+            }
+            _ => {
+                input.handle_event(&Event::Key(key));
+            }
+        }
+        return Some(Vec::new());
+    }
+    if d.filtering {
+        match key.code {
+            KeyCode::Enter => d.filtering = false,
+            KeyCode::Esc => {
+                d.filtering = false;
+                d.filter.reset();
+            }
+            _ => {
+                d.filter.handle_event(&Event::Key(key));
+            }
+        }
+        d.selected = 0;
+        return Some(Vec::new());
+    }
+    None
+}
+
+fn plan_screen(state: &mut AppState, action: Action) -> Vec<Command> {
+    let Some(plan) = &mut state.plan else {
+        state.screen = Screen::Browse;
+        return Vec::new();
+    };
+    match action {
+        Action::Yes if plan.phase == PlanPhase::Ready => {
+            state.screen = Screen::Dashboard;
+            state.dashboard.begin(state.now);
+            return vec![Command::Engine(EngineCommand::Transfer)];
+        }
+        Action::Rerun if plan.phase != PlanPhase::Planning => {
+            plan.restart();
+            return vec![Command::Engine(EngineCommand::Plan)];
+        }
+        Action::Close | Action::Back => state.screen = Screen::Browse,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn dashboard_screen(state: &mut AppState, action: Action) -> Vec<Command> {
+    let d = &mut state.dashboard;
+    d.message = None;
+    match action {
+        Action::Pause if d.phase == RunPhase::Running => {
+            return vec![Command::Engine(EngineCommand::Pause(!d.progress.paused))];
+        }
+        Action::Cancel if d.phase == RunPhase::Running => d.confirm_cancel = true,
+        Action::Rerun if matches!(d.phase, RunPhase::Halted { .. }) => {
+            // The operator re-authenticated: the engine reads the credential chain again and
+            // continues from the journal.
+            d.begin(state.now);
+            return vec![Command::Engine(EngineCommand::Transfer)];
+        }
+        Action::Export if !d.progress.failures.is_empty() => {
+            d.export = Some(tui_input::Input::new(DEFAULT_EXPORT_FILE.to_string()))
+        }
+        Action::Export => d.message = Some("no errors to export".into()),
+        Action::Filter => d.filtering = true,
+        Action::Close => d.filter.reset(),
+        Action::Up => d.move_by(-1),
+        Action::Down => d.move_by(1),
+        Action::PageUp => d.move_by(-PAGE),
+        Action::PageDown => d.move_by(PAGE),
+        Action::Top => d.selected = 0,
+        Action::Bottom => d.move_by(isize::MAX),
+        _ => {}
+    }
+    Vec::new()
 }
 
 fn on_save_prompt(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
@@ -224,8 +374,27 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Top => pane.selected = 0,
         Action::Bottom => pane.move_by(isize::MAX),
         Action::Filter => pane.filtering = true,
+        Action::Transfer => {
+            if state.dashboard.runs > 0 {
+                state.screen = Screen::Dashboard;
+            } else if let Some(plan) = &mut state.plan {
+                state.screen = Screen::Plan;
+                if plan.phase == PlanPhase::NotStarted {
+                    plan.restart();
+                    return vec![Command::Engine(EngineCommand::Plan)];
+                }
+            }
+        }
         Action::Batch => state.screen = Screen::Batch,
-        Action::Quit | Action::Help | Action::Rerun | Action::SaveFixes | Action::Probe => {}
+        Action::Quit
+        | Action::Help
+        | Action::Rerun
+        | Action::SaveFixes
+        | Action::Probe
+        | Action::Yes
+        | Action::Pause
+        | Action::Cancel
+        | Action::Export => {}
         Action::Open => {
             if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {
                 return vec![list(state, focus, next)];

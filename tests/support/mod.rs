@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod control;
+pub mod fault;
 pub mod world;
 
 use std::collections::HashMap;

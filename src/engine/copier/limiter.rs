@@ -128,6 +128,11 @@ impl Limiter {
         Some(s.limit)
     }
 
+    /// Requests holding a permit right now.
+    pub fn in_flight(&self) -> usize {
+        self.limit().saturating_sub(self.available())
+    }
+
     /// Permits free right now (for tests).
     pub fn available(&self) -> usize {
         self.sem.available_permits()

@@ -26,8 +26,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{Access, Config, TransferConfig};
+use crate::core::credentials::{SAFETY_MARGIN, may_dispatch};
 use crate::core::plan::{Decision, Filter, GlobError, Listed, Need, Reason, Recorded, Step, SyncMerge};
-use crate::core::progress::{Method, Mode, Planned, TransferEvent, WriteSettings};
+use crate::core::progress::{Halt, Method, Mode, Planned, TransferEvent, WriteSettings};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Limiter;
 use crate::engine::copier::listing::ObjectPages;
@@ -94,6 +95,17 @@ pub struct Outcome {
     /// Planning stopped early (a listing failed); objects planned before it were processed.
     pub plan_error: Option<String>,
     pub interrupted: bool,
+    /// The run stopped because a side's credentials expire (or expired) and cannot renew;
+    /// `interrupted` is set too. Re-authenticate and run again to resume from the journal.
+    pub halted: Option<Halt>,
+}
+
+/// How the operator steers a run: `stop` ends dispatching (Ctrl-C, cancel); `pause` holds it
+/// while true. Requests in flight finish either way.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    pub stop: watch::Receiver<bool>,
+    pub pause: watch::Receiver<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,9 +137,43 @@ pub(crate) struct Ctx {
     journal_error: Mutex<Option<JournalError>>,
     pub(crate) src_who: String,
     pub(crate) dst_who: String,
+    /// The sessions behind `src`/`dst`, to renew refused credentials (None in unit tests).
+    pub(crate) sessions: [Option<Session>; 2],
+    /// Set once when credentials cannot be renewed: dispatching stops.
+    pub(crate) halt: Mutex<Option<Halt>>,
 }
 
 impl Ctx {
+    pub(crate) fn session(&self, side: Side) -> Option<&Session> {
+        self.sessions[side.index()].as_ref()
+    }
+
+    /// Whether a side's credentials renew themselves (unknown counts as yes: keep trying).
+    pub(crate) fn renews(&self, side: Side) -> bool {
+        self.session(side).is_none_or(|s| s.lifetime().renews)
+    }
+
+    pub(crate) fn halt_state(&self) -> Option<Halt> {
+        *self.halt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.halt_state().is_some()
+    }
+
+    /// Stops dispatching for credentials; the first reason is the one reported.
+    pub(crate) fn halt(&self, mut halt: Halt) {
+        if self.method == Method::ServerSide {
+            // One identity does both sides' requests: its credentials are the source's.
+            halt.side = Side::Source;
+        }
+        let mut slot = self.halt.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(halt);
+            self.emit(TransferEvent::Halted { halt });
+        }
+    }
+
     /// Writes to the journal; the first failure stops dispatching (we must not lose track).
     pub(crate) fn record(&self, f: impl FnOnce(&Journal) -> Result<(), JournalError>) {
         if let Some(j) = &self.journal
@@ -140,6 +186,35 @@ impl Ctx {
 
     fn journal_failed(&self) -> bool {
         self.journal_error.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+}
+
+/// The line that tells the operator how to continue after a credentials halt.
+pub fn resume_hint(config: &Config, halt: &crate::core::progress::Halt) -> String {
+    use crate::core::side::Side;
+    let access = match halt.side {
+        Side::Source => &config.source.access,
+        Side::Destination => {
+            config.destination_writer().map(|_| &config.destination.access).unwrap_or(&config.source.access)
+        }
+    };
+    let how = match &access.profile {
+        Some(p) => format!("for example `aws sso login --profile {p}`"),
+        None => "for example `aws sso login`, or export fresh keys".to_string(),
+    };
+    let what = if halt.expired { "expired" } else { "expire within minutes" };
+    format!(
+        "the {} credentials {what} and cannot renew: nothing was lost (in-flight requests finished, the journal is saved). Re-authenticate ({how}) and rerun the same command to resume.",
+        halt.side.title().to_lowercase()
+    )
+}
+
+/// A background task that ends with the scope that started it, whichever way it is left.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -173,8 +248,22 @@ pub async fn run(
     config: &Config,
     opts: &Options,
     events: mpsc::UnboundedSender<TransferEvent>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<Outcome, TransferError> {
+    let (_never, pause) = watch::channel(false);
+    run_with(config, opts, events, Controls { stop, pause }).await
+}
+
+/// [`run`] with a pause control. Credentials that cannot renew halt the run a safety margin
+/// before they expire (or when S3 refuses them): in-flight requests finish, the journal keeps
+/// the rest, and `Outcome::halted` says which side needs re-authenticating.
+pub async fn run_with(
+    config: &Config,
+    opts: &Options,
+    events: mpsc::UnboundedSender<TransferEvent>,
+    controls: Controls,
+) -> Result<Outcome, TransferError> {
+    let Controls { mut stop, mut pause } = controls;
     let settings = &opts.settings;
     let filter = settings.filter()?;
     let delete = settings.delete && opts.mode == Mode::Sync;
@@ -294,6 +383,8 @@ pub async fn run(
         journal_error: Mutex::new(None),
         src_who: who(&src.info),
         dst_who: who(&dst.info),
+        sessions: [Some(src.clone()), Some(dst.clone())],
+        halt: Mutex::new(None),
     });
     emit(TransferEvent::Started {
         mode: opts.mode,
@@ -303,6 +394,33 @@ pub async fn run(
         dry_run: opts.dry_run,
         writes,
     });
+
+    // The countdowns follow the sessions the run really uses, renewals included.
+    let lifetimes = {
+        let (sessions, events, limiter) = ([src.clone(), dst.clone()], events.clone(), limiter.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            let mut last: [Option<crate::core::credentials::CredentialLifetime>; 2] = [None, None];
+            let mut last_in_flight = 0;
+            loop {
+                let in_flight = limiter.in_flight();
+                if in_flight != last_in_flight {
+                    let _ = events.send(TransferEvent::InFlight { requests: in_flight });
+                    last_in_flight = in_flight;
+                }
+                for (side, session) in Side::BOTH.into_iter().zip(&sessions) {
+                    let now = session.lifetime();
+                    if last[side.index()].as_ref() != Some(&now) {
+                        let _ = events.send(TransferEvent::Lifetime { side, lifetime: now.clone() });
+                        last[side.index()] = Some(now);
+                    }
+                }
+                if events.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }))
+    };
 
     // Completions become durable every second.
     let syncer = journal.clone().map(|j| {
@@ -330,18 +448,51 @@ pub async fn run(
         events: events.clone(),
         src_who: who(&src.info),
         dst_who: who(&dst.info),
+        sessions: [src.clone(), dst.clone()],
+        ctx: ctx.clone(),
     };
     let planning = tokio::spawn(planner.run(resumed, index, tx));
 
     let mut workers = JoinSet::new();
     let mut interrupted = *stop.borrow();
+    let mut was_paused = false;
+    let sides = [src.clone(), dst.clone()];
     while !interrupted {
+        if *pause.borrow() != was_paused {
+            was_paused = !was_paused;
+            emit(TransferEvent::Paused { paused: was_paused });
+        }
+        if was_paused {
+            tokio::select! {
+                Ok(()) = pause.changed() => {}
+                _ = stop.changed() => interrupted = true,
+            }
+            continue;
+        }
+        // Credentials that cannot renew: stop a safety margin before they expire.
+        let now = std::time::SystemTime::now();
+        if let Some(side) =
+            Side::BOTH.into_iter().find(|s| !may_dispatch(&sides[s.index()].lifetime(), now, SAFETY_MARGIN))
+        {
+            ctx.halt(Halt { side, expired: false });
+        }
+        if ctx.halted() {
+            interrupted = true;
+            break;
+        }
         let task = tokio::select! {
             t = rx.recv() => t,
             _ = stop.changed() => { interrupted = true; None }
+            Ok(()) = pause.changed() => continue,
         };
         let Some(task) = task else { break };
         if ctx.journal_failed() {
+            break;
+        }
+        if let Some(h) = ctx.halt_state() {
+            // Halted while this task waited: it stays in the journal for the resume.
+            emit(TransferEvent::Requeued { side: h.side });
+            interrupted = true;
             break;
         }
         let permit = tokio::select! {
@@ -353,6 +504,10 @@ pub async fn run(
     }
     drop(rx);
     while workers.join_next().await.is_some() {}
+    drop(lifetimes);
+    let halted = ctx.halt_state();
+    // A halt that came from a refused request (not the dispatch gate) also ends the run.
+    interrupted |= halted.is_some();
     let plan_result = planning.await.unwrap_or_else(|e| Err(TransferError::List(format!("the planner stopped: {e}"))));
     if let Some(s) = syncer {
         s.abort();
@@ -362,7 +517,7 @@ pub async fn run(
         return Err(e.into());
     }
 
-    let mut outcome = Outcome { interrupted, ..Outcome::default() };
+    let mut outcome = Outcome { interrupted, halted, ..Outcome::default() };
     let plan_complete = match plan_result {
         Ok(complete) => complete,
         Err(TransferError::List(message)) => {
@@ -409,6 +564,8 @@ pub async fn run(
             buffer_kib: 1,
             src_who: who(&src.info),
             dst_who: who(&reader.info),
+            sessions: [Some(src.clone()), Some(reader.clone())],
+            halt: Mutex::new(None),
         };
         let index = IndexReader::for_run(&state_dir, &id)?;
         outcome.verify = Some(verify(Arc::new(ctx), &src.s3, &reader.s3, filter, index).await?);
@@ -489,6 +646,9 @@ struct Planner {
     events: mpsc::UnboundedSender<TransferEvent>,
     src_who: String,
     dst_who: String,
+    sessions: [Session; 2],
+    /// To halt the run when a listing meets credentials that cannot be renewed.
+    ctx: Arc<Ctx>,
 }
 
 impl Planner {
@@ -526,8 +686,15 @@ impl Planner {
             }
         }
         let after = resumed.last_planned_key.as_deref();
-        let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after);
+        let mut src =
+            ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after).renewing(&self.sessions[0]);
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
+            if retry::classify(Some(&code), None, false) == retry::Class::Expired {
+                // Credentials that could not be renewed: a stop for re-authentication, like a
+                // refused copy, not a listing failure.
+                let side = if side == "source" { Side::Source } else { Side::Destination };
+                self.ctx.halt(Halt { side, expired: true });
+            }
             let hint = if code == "AccessDenied" {
                 format!(". Next: allow s3:ListBucket on arn:aws:s3:::{bucket} for {who}")
             } else {
@@ -552,7 +719,8 @@ impl Planner {
                 self.flush()?;
             },
             Mode::Sync => {
-                let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after);
+                let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
+                    .renewing(&self.sessions[1]);
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
                     match merge.step() {

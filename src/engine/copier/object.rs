@@ -12,10 +12,12 @@ use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::core::plan::{Listed, PartPlan, part_plan, part_range, resolve_check};
-use crate::core::progress::{Failure, Method, TransferEvent};
+use crate::core::progress::{Failure, Halt, Method, TransferEvent};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Permit;
-use crate::engine::copier::retry::{Class, MAX_ATTEMPTS, MAX_EXPIRED_RETRIES, OpError, backoff, op_error};
+use crate::engine::copier::retry::{
+    Class, MAX_ATTEMPTS, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, op_error,
+};
 use crate::engine::copier::{Ctx, Task};
 
 /// The user-metadata key s3ferry writes on multipart and streamed copies.
@@ -129,13 +131,24 @@ impl Ctx {
                 Err(e) => e,
             };
             match error.class {
-                Class::Expired if expired < MAX_EXPIRED_RETRIES => {
-                    // Not a failure of the object: wait for the SDK's identity cache to renew
-                    // the credentials and send the same request again.
+                Class::Expired => {
+                    // Not a failure of the object: renew the credentials and send the same
+                    // request again. When they cannot renew, the run halts and the object stays
+                    // in the journal for the resume.
                     expired += 1;
                     attempts -= 1;
                     self.emit(TransferEvent::CredentialsExpired { side });
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    let renews = self.renews(side);
+                    let limit = if renews { MAX_EXPIRED_RETRIES } else { MAX_EXPIRED_NO_RENEW };
+                    if self.halted() || expired >= limit {
+                        self.halt(Halt { side, expired: true });
+                        return Err(Failed { error, attempts, op });
+                    }
+                    if let Some(s) = self.session(side) {
+                        s.invalidate();
+                    }
+                    let wait = std::time::Duration::from_millis(250).saturating_mul(expired.min(8));
+                    tokio::time::sleep(wait).await;
                 }
                 Class::Throttle | Class::Retry if attempts < MAX_ATTEMPTS => {
                     if error.class == Class::Throttle {
@@ -240,6 +253,12 @@ pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
         Ok(Outcome::Deleted) => {
             ctx.record(|j| j.deleted(&key));
             ctx.emit(TransferEvent::Deleted);
+        }
+        Err(f) if f.error.class == Class::Expired => {
+            // Expired credentials never make a failure record: the object is not done, so
+            // the journal keeps it for the resume.
+            let side = ctx.halt_state().map(|h| h.side).unwrap_or(Side::Destination);
+            ctx.emit(TransferEvent::Requeued { side });
         }
         Err(f) => {
             let failure = ctx.failure(&key, f);
@@ -710,6 +729,8 @@ mod tests {
             journal_error: std::sync::Mutex::new(None),
             src_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
             dst_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+            sessions: [None, None],
+            halt: std::sync::Mutex::new(None),
         };
         (ctx, rx)
     }
@@ -787,6 +808,27 @@ mod tests {
             .filter(|e| matches!(e, TransferEvent::CredentialsExpired { side: Side::Destination }))
             .count();
         assert_eq!(expired, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credentials_that_stay_expired_halt_the_run_without_a_failure_record() {
+        let (ctx, mut rx) = test_ctx(8);
+        let answers = (0..MAX_EXPIRED_RETRIES).map(|_| Err(err(Class::Expired, "ExpiredToken"))).collect();
+        let (result, calls) = script(&ctx, answers).await;
+        assert_eq!(calls, MAX_EXPIRED_RETRIES as usize, "renewable credentials get a minute of retries");
+        let failed = result.expect_err("gives up");
+        assert_eq!(failed.error.class, Class::Expired);
+        assert_eq!(
+            ctx.halt_state(),
+            Some(Halt { side: Side::Source, expired: true }),
+            "server-side: the source identity"
+        );
+        let events = drain(&mut rx);
+        assert_eq!(events.iter().filter(|e| matches!(e, TransferEvent::Halted { .. })).count(), 1);
+        // Once halted, another request that meets ExpiredToken gives up at once.
+        let (_, calls) = script(&ctx, vec![Err(err(Class::Expired, "ExpiredToken"))]).await;
+        assert_eq!(calls, 1);
+        assert!(drain(&mut rx).iter().all(|e| !matches!(e, TransferEvent::Halted { .. })), "halted once");
     }
 
     #[test]

@@ -10,8 +10,11 @@ use crate::engine::errors::{HasStatus, describe_sdk_error, error_code};
 
 /// Attempts per request for ordinary retryable errors (throttles included).
 pub const MAX_ATTEMPTS: u32 = 10;
-/// Extra attempts granted while credentials are being renewed.
+/// Refusals for expired credentials one request rides out while they are renewed (the waits
+/// grow to 2 s each: about a minute in all) before the run halts for re-authentication.
 pub const MAX_EXPIRED_RETRIES: u32 = 30;
+/// The same for credentials that cannot renew: re-reading them once or twice is all there is.
+pub const MAX_EXPIRED_NO_RENEW: u32 = 3;
 const BASE: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_secs(20);
 

@@ -6,7 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::ui::screens::{batch, browse, preflight};
+use crate::ui::screens::dashboard::{self, RunPhase};
+use crate::ui::screens::{batch, browse, plan, preflight};
 use crate::ui::state::{AppState, Screen};
 use crate::ui::widgets::help;
 
@@ -30,6 +31,8 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
         Screen::Browse => "browse",
         Screen::Preflight => "preflight",
         Screen::Batch => "batch",
+        Screen::Plan => "plan",
+        Screen::Dashboard => "transfer",
     };
     let badge = state.preflight.badge();
     let left = format!("· {screen} · {}", state.title);
@@ -67,6 +70,28 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
         Screen::Batch => {
             batch::render(frame, body, &state.batch);
             batch::hint(&state.batch)
+        }
+        Screen::Plan => match &state.plan {
+            Some(plan) => {
+                plan::render(frame, body, plan, now);
+                " y start · r plan again · Esc back · ? help · q quit".into()
+            }
+            None => String::new(),
+        },
+        Screen::Dashboard => {
+            let d = &state.dashboard;
+            dashboard::render(frame, body, d, now);
+            match (&d.message, &d.phase) {
+                (Some(m), _) => format!(" {m}"),
+                _ if d.filtering => " type to filter the errors · Enter keep · Esc clear".into(),
+                _ if d.export.is_some() || d.confirm_cancel => String::new(),
+                (None, RunPhase::Running) if d.progress.paused => {
+                    " p resume · c cancel · / filter · e export · ↑↓ errors · ? help".into()
+                }
+                (None, RunPhase::Running) => " p pause · c cancel · / filter · e export · ↑↓ errors · ? help".into(),
+                (None, RunPhase::Halted { .. }) => " r resume (after re-authenticating) · e export · q quit".into(),
+                (None, _) => " / filter · e export · ↑↓ errors · ? help · q quit".into(),
+            }
         }
     };
     frame.render_widget(Paragraph::new(hint).style(Style::default().fg(Color::DarkGray)), keys);

@@ -2,5 +2,7 @@
 
 pub mod batch;
 pub mod browse;
+pub mod dashboard;
 pub mod frame;
+pub mod plan;
 pub mod preflight;

@@ -1,0 +1,221 @@
+//! The plan screen, before a run: what will be copied and skipped, the size distribution, the
+//! request and cost estimate, the ETA, and whether the credentials last. `y` starts the run.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::core::cost::{Estimate, PlanShape, PriceTable, estimate, format_money};
+use crate::core::credentials::{Coverage, CredentialLifetime, EXPIRY_OPTIONS, coverage};
+use crate::core::dashboard::{eta, format_eta};
+use crate::core::progress::{Method, Mode, TransferEvent};
+use crate::core::side::Side;
+use crate::core::units::{format_count, format_countdown, format_size};
+use crate::engine::runner::TransferEnd;
+use crate::ui::widgets::countdown::countdown;
+
+/// What the console knows about the run it would start (from the config and the flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferSetup {
+    pub mode: Mode,
+    pub source: String,
+    pub destination: String,
+    pub threshold: u64,
+    pub part_size: u64,
+    pub concurrency: usize,
+    /// The destination is written with SSE-KMS (a key ARN is configured).
+    pub kms: bool,
+    /// Where the writes are billed.
+    pub region: String,
+    pub prices: PriceTable,
+    /// `--rate`: objects per second for the ETA before the run has a rate of its own.
+    pub rate: Option<f64>,
+}
+
+impl TransferSetup {
+    pub fn from_config(config: &crate::config::Config, mode: Mode, prices: PriceTable, rate: Option<f64>) -> Self {
+        let t = &config.transfer;
+        TransferSetup {
+            mode,
+            source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
+            destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
+            threshold: t.multipart_threshold,
+            part_size: t.part_size,
+            concurrency: t.concurrency,
+            kms: config.destination.kms_key_arn.is_some(),
+            region: config
+                .destination
+                .access
+                .region
+                .clone()
+                .or_else(|| config.source.access.region.clone())
+                .unwrap_or_else(|| "us-east-1".into()),
+            prices,
+            rate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanPhase {
+    NotStarted,
+    Planning,
+    Ready,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanState {
+    pub setup: TransferSetup,
+    pub phase: PlanPhase,
+    pub shape: PlanShape,
+    pub method: Option<Method>,
+    pub lifetimes: [Option<CredentialLifetime>; 2],
+    pub warnings: Vec<String>,
+}
+
+impl PlanState {
+    pub fn new(setup: TransferSetup) -> Self {
+        PlanState {
+            setup,
+            phase: PlanPhase::NotStarted,
+            shape: PlanShape::default(),
+            method: None,
+            lifetimes: [None, None],
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A fresh planning pass.
+    pub fn restart(&mut self) {
+        *self = PlanState { phase: PlanPhase::Planning, ..PlanState::new(self.setup.clone()) };
+    }
+
+    pub fn apply(&mut self, event: &TransferEvent) {
+        let s = &self.setup;
+        match event {
+            TransferEvent::Started { method, .. } => self.method = Some(*method),
+            TransferEvent::Listed { side: Side::Source, objects } => self.shape.listed_source = *objects,
+            TransferEvent::Listed { side: Side::Destination, objects } => self.shape.listed_destination = *objects,
+            TransferEvent::Planned { action, bytes } => self.shape.add(*action, *bytes, s.threshold, s.part_size),
+            TransferEvent::Lifetime { side, lifetime } => self.lifetimes[side.index()] = Some(lifetime.clone()),
+            TransferEvent::Warning { message } if self.warnings.len() < 20 => self.warnings.push(message.clone()),
+            _ => {}
+        }
+    }
+
+    pub fn ended(&mut self, end: &TransferEnd) {
+        self.phase = match (&end.error, &end.plan_error) {
+            (Some(e), _) | (None, Some(e)) => PlanPhase::Failed(e.clone()),
+            (None, None) => PlanPhase::Ready,
+        };
+    }
+
+    pub fn estimate(&self) -> Estimate {
+        let method = self.method.unwrap_or(Method::ServerSide);
+        estimate(&self.shape, method, self.setup.kms, &self.setup.prices, &self.setup.region)
+    }
+
+    /// The ETA at `--rate` (objects/s), bytes unconstrained.
+    pub fn eta(&self) -> Option<Duration> {
+        eta(self.shape.copy_objects + self.shape.deletes, 0, self.setup.rate?, 0.0)
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, now: SystemTime) {
+    let s = &state.shape;
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let title = format!(" Plan · {} {} → {} ", state.setup.mode.as_str(), state.setup.source, state.setup.destination);
+    let status = match &state.phase {
+        PlanPhase::NotStarted | PlanPhase::Planning => {
+            Line::styled(format!("Listing and planning… {} source objects listed", format_count(s.listed_source)), bold)
+        }
+        PlanPhase::Ready => Line::styled("Plan complete: y starts the run, Esc goes back", bold.fg(Color::Green)),
+        PlanPhase::Failed(e) => Line::styled(format!("Planning failed: {e}"), bold.fg(Color::Red)),
+    };
+    let mut lines = vec![status];
+    let mut copy = format!("To copy   {} objects, {}", format_count(s.copy_objects), format_size(s.copy_bytes));
+    if state.setup.mode == Mode::Sync {
+        copy.push_str(&format!(" · to skip {} objects, {}", format_count(s.skip_objects), format_size(s.skip_bytes)));
+    }
+    lines.push(Line::raw(copy));
+    let mut sizes = format!(
+        "Sizes     {} single copy · {} multipart ({} parts)",
+        format_count(s.single),
+        format_count(s.multipart),
+        format_count(s.parts)
+    );
+    if s.deletes > 0 {
+        sizes.push_str(&format!(" · {} to delete", format_count(s.deletes)));
+    }
+    if s.too_large > 0 {
+        sizes.push_str(&format!(" · {} over 5 TiB", format_count(s.too_large)));
+    }
+    lines.push(Line::raw(sizes));
+    let e = state.estimate();
+    lines.push(Line::styled(format!("{:<18}{:>12}{:>12}", "Requests", "count", "cost"), bold));
+    for l in &e.lines {
+        let cost = l.cost.map(|c| format_money(c, &e.currency)).unwrap_or_else(|| "?".into());
+        lines.push(Line::raw(format!("{:<18}{:>12}{:>12}", l.label, format_count(l.requests), cost)));
+    }
+    let total = match (e.total, e.total_bucket_key) {
+        (Some(t), Some(b)) if state.setup.kms => format!(
+            "Total {} ({} with S3 Bucket Keys) in {}",
+            format_money(t, &e.currency),
+            format_money(b, &e.currency),
+            e.region
+        ),
+        (Some(t), _) => format!("Total {} in {}", format_money(t, &e.currency), e.region),
+        _ => format!("No prices for {} in the table: counts only", e.region),
+    };
+    lines.push(Line::raw(total));
+    lines.push(Line::styled(format!("Prices: {}", e.provenance), Style::default().fg(Color::DarkGray)));
+    let eta = state.eta();
+    lines.push(Line::raw(match (eta, state.setup.rate) {
+        (Some(t), Some(r)) => format!("ETA       {} at {r} objects/s (--rate)", format_eta(t)),
+        _ => "ETA       shown on the dashboard once the run has a rate (or pass --rate)".to_string(),
+    }));
+    let mut creds = vec![Span::raw("Creds     ")];
+    for side in Side::BOTH {
+        if side == Side::Destination {
+            creds.push(Span::raw(" · "));
+        }
+        creds.push(Span::raw(format!("{} ", side.title().to_lowercase())));
+        creds.push(match &state.lifetimes[side.index()] {
+            Some(l) => countdown(l, now),
+            None => Span::raw("…"),
+        });
+    }
+    lines.push(Line::from(creds));
+    let warn = Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    for side in Side::BOTH {
+        let Some(l) = &state.lifetimes[side.index()] else { continue };
+        let text = match coverage(l, now, eta) {
+            Coverage::ExpiresFirst { left, eta } => format!(
+                "! {} credentials cannot renew: {} left, the run needs ~{}",
+                side.title(),
+                format_countdown(left),
+                format_eta(eta)
+            ),
+            Coverage::Unknown { left } => format!(
+                "! {} credentials cannot renew: {} left; the run's length is unknown",
+                side.title(),
+                format_countdown(left)
+            ),
+            _ => continue,
+        };
+        lines.push(Line::styled(text, warn));
+        lines.extend(EXPIRY_OPTIONS.iter().map(|o| Line::raw(format!("  - {o}"))));
+    }
+    for w in &state.warnings {
+        lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+}

@@ -1,0 +1,413 @@
+//! The plan screen and the transfer dashboard rendered from fixed states, checked cell for cell
+//! with TestBackend; and their keys (start, pause, cancel, resume, filter, export).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use s3ferry::core::cost::PriceTable;
+use s3ferry::core::credentials::{CredentialSource, classify};
+use s3ferry::core::listing::Location;
+use s3ferry::core::progress::{Failure, Halt, Method, Mode, Planned, TransferEvent, WriteSettings};
+use s3ferry::core::side::Side;
+use s3ferry::engine::events::EngineEvent;
+use s3ferry::engine::runner::{EngineCommand, TransferEnd};
+use s3ferry::ui::msg::{Command, Msg};
+use s3ferry::ui::screens::browse::PaneState;
+use s3ferry::ui::screens::dashboard::RunPhase;
+use s3ferry::ui::screens::frame;
+use s3ferry::ui::screens::plan::{PlanPhase, PlanState, TransferSetup};
+use s3ferry::ui::state::{AppState, Screen};
+use s3ferry::ui::update::{start_transfer, update};
+
+const NOW: u64 = 1_764_094_860; // 2025-11-25 18:21 UTC
+const MIB: u64 = 1 << 20;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn setup(rate: Option<f64>) -> TransferSetup {
+    TransferSetup {
+        mode: Mode::Sync,
+        source: "s3://prod-data/".into(),
+        destination: "s3://datalake-raw/prod/".into(),
+        threshold: 100 * MIB,
+        part_size: 16 * MIB,
+        concurrency: 256,
+        kms: true,
+        region: "eu-west-2".into(),
+        prices: PriceTable::builtin(),
+        rate,
+    }
+}
+
+fn console(rate: Option<f64>) -> (AppState, Vec<Command>) {
+    let loc = |b: &str, p: &str| Location::Prefix { bucket: b.into(), prefix: p.into() };
+    let mut state = AppState::new(
+        "migration.toml",
+        PaneState::new(Side::Source, loc("prod-data", "")),
+        PaneState::new(Side::Destination, loc("datalake-raw", "prod/")),
+        at(NOW),
+    );
+    state.plan = Some(PlanState::new(setup(rate)));
+    let commands = start_transfer(&mut state);
+    (state, commands)
+}
+
+fn send(state: &mut AppState, e: TransferEvent) {
+    assert!(update(state, Msg::Engine(EngineEvent::Transfer(e))).is_empty());
+}
+
+fn lifetime(source: CredentialSource, expires_in: u64) -> s3ferry::core::credentials::CredentialLifetime {
+    classify(source, Some(at(NOW + expires_in)), None)
+}
+
+/// A sync planned to the end: 1,000 small objects and 2 large ones to copy, 300 to skip.
+/// The source credentials are exported session keys with 45 minutes left.
+fn planned(rate: Option<f64>) -> AppState {
+    planned_with(rate, CredentialSource::Environment)
+}
+
+fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
+    let (mut s, _) = console(rate);
+    send(
+        &mut s,
+        TransferEvent::Started {
+            mode: Mode::Sync,
+            method: Method::ServerSide,
+            concurrency: 256,
+            resumed: false,
+            dry_run: true,
+            writes: WriteSettings::default(),
+        },
+    );
+    send(&mut s, TransferEvent::Lifetime { side: Side::Source, lifetime: lifetime(source, 2_700) });
+    send(&mut s, TransferEvent::Lifetime { side: Side::Destination, lifetime: lifetime(CredentialSource::Sso, 7_200) });
+    send(&mut s, TransferEvent::Listed { side: Side::Source, objects: 1_302 });
+    send(&mut s, TransferEvent::Listed { side: Side::Destination, objects: 300 });
+    for i in 0..1_000 {
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_000 + i });
+    }
+    for _ in 0..2 {
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1 << 30 });
+    }
+    for _ in 0..300 {
+        send(&mut s, TransferEvent::Planned { action: Planned::Skip, bytes: MIB });
+    }
+    send(&mut s, TransferEvent::PlanComplete);
+    update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
+    s
+}
+
+fn render(state: &mut AppState, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| frame::render(f, state)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &Buffer) -> Vec<String> {
+    let w = buffer.area.width as usize;
+    buffer.content.chunks(w).map(|row| row.iter().map(|c| c.symbol()).collect()).collect()
+}
+
+fn key(state: &mut AppState, code: KeyCode) -> Vec<Command> {
+    update(state, Msg::Key(KeyEvent::from(code)))
+}
+
+#[test]
+fn the_console_of_cp_opens_on_the_plan_and_plans_at_once() {
+    let (s, commands) = console(None);
+    assert_eq!(s.screen, Screen::Plan);
+    assert_eq!(s.plan.as_ref().unwrap().phase, PlanPhase::Planning);
+    assert_eq!(commands.last(), Some(&Command::Engine(EngineCommand::Plan)));
+}
+
+#[test]
+fn plan_screen_at_80x24_cell_for_cell() {
+    let mut s = planned(Some(0.25));
+    let b = render(&mut s, 80, 24);
+    let expected = [
+        " s3ferry · plan · migration.toml                            preflight: running… ",
+        "┌ Plan · sync s3://prod-data/ → s3://datalake-raw/prod/ ───────────────────────┐",
+        "│Plan complete: y starts the run, Esc goes back                                │",
+        "│To copy   1,002 objects, 2.0 GiB · to skip 300 objects, 300.0 MiB             │",
+        "│Sizes     1,000 single copy · 2 multipart (128 parts)                         │",
+        "│Requests                 count        cost                                    │",
+        "│COPY/PUT                 1,132      <$0.01                                    │",
+        "│GET/HEAD                     4      <$0.01                                    │",
+        "│LIST                         3      <$0.01                                    │",
+        "│DELETE                       0       $0.00                                    │",
+        "│KMS                      1,130      <$0.01                                    │",
+        "│KMS, Bucket Key             12      <$0.01                                    │",
+        "│Total <$0.01 (<$0.01 with S3 Bucket Keys) in eu-west-2                        │",
+        "│Prices: aws.amazon.com/s3/pricing + aws.amazon.com/kms/pricing, 2026-11-25    │",
+        "│ETA       1 h 06 min at 0.25 objects/s (--rate)                               │",
+        "│Creds     source 0:45:00 expires · destination 2:00:00 renews                 │",
+        "│! Source credentials cannot renew: 0:45:00 left, the run needs ~1 h 06 min    │",
+        "│  - use credentials that renew (role_arn + source_profile, SSO, instance role)│",
+        "│  - raise session_duration (up to the role's maximum; 1 h when chaining)      │",
+        "│  - narrow the run with --include/--exclude and run it in pieces              │",
+        "│  - start anyway: it stops before expiry, keeps the journal; r resumes        │",
+        "│                                                                              │",
+        "└──────────────────────────────────────────────────────────────────────────────┘",
+        " y start · r plan again · Esc back · ? help · q quit                            ",
+    ];
+    assert_eq!(text(&b), expected);
+    // Countdown colours: under an hour yellow, over an hour green.
+    assert_eq!(b[(18, 15)].fg, Color::Yellow);
+    assert_eq!(b[(48, 15)].fg, Color::Green);
+    assert_eq!(b[(1, 16)].fg, Color::Yellow, "the expiry warning");
+}
+
+#[test]
+fn plan_without_a_rate_warns_that_the_run_length_is_unknown() {
+    let mut s = planned(None);
+    let lines = text(&render(&mut s, 80, 24));
+    assert_eq!(lines[14], "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │");
+    assert_eq!(lines[16], "│! Source credentials cannot renew: 0:45:00 left; the run's length is unknown  │");
+    // With renewing credentials on both sides there is no warning at all.
+    let mut s = planned_with(None, CredentialSource::Sso);
+    let lines = text(&render(&mut s, 80, 24)).join("\n");
+    assert!(lines.contains("source 0:45:00 renews"));
+    assert!(!lines.contains("cannot renew"), "{lines}");
+}
+
+#[test]
+fn y_starts_only_a_complete_plan_and_esc_goes_back() {
+    let (mut s, _) = console(None);
+    assert!(key(&mut s, KeyCode::Char('y')).is_empty(), "still planning");
+    let mut s = planned(None);
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Transfer)]);
+    assert_eq!(s.screen, Screen::Dashboard);
+    assert_eq!(s.dashboard.phase, RunPhase::Running);
+    let mut s = planned(None);
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.screen, Screen::Browse);
+    assert!(key(&mut s, KeyCode::Char('t')).is_empty(), "planned already: back to it without a new plan");
+    assert_eq!(s.screen, Screen::Plan);
+}
+
+fn failure(key: &str, code: &str, message: &str, attempts: u32) -> TransferEvent {
+    TransferEvent::Failed { failure: Failure { key: key.into(), code: code.into(), message: message.into(), attempts } }
+}
+
+/// A run 40 seconds in: 600 of 1,002 objects done, a chart of rising throughput, two failures.
+fn running() -> AppState {
+    let mut s = planned(None);
+    key(&mut s, KeyCode::Char('y'));
+    let t0 = NOW;
+    send(
+        &mut s,
+        TransferEvent::Started {
+            mode: Mode::Sync,
+            method: Method::ServerSide,
+            concurrency: 256,
+            resumed: false,
+            dry_run: false,
+            writes: WriteSettings::default(),
+        },
+    );
+    send(
+        &mut s,
+        TransferEvent::Lifetime { side: Side::Source, lifetime: lifetime(CredentialSource::Environment, 2_700) },
+    );
+    send(&mut s, TransferEvent::Lifetime { side: Side::Destination, lifetime: lifetime(CredentialSource::Sso, 540) });
+    for _ in 0..1_002 {
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: MIB });
+    }
+    send(&mut s, TransferEvent::PlanComplete);
+    let mut done = 0;
+    for second in 1..=40u64 {
+        update(&mut s, Msg::Tick(at(t0 + second)));
+        for _ in 0..(second / 3) {
+            if done < 598 {
+                send(&mut s, TransferEvent::Copied { bytes: MIB, parted: false });
+                done += 1;
+            }
+        }
+    }
+    update(&mut s, Msg::Tick(at(t0 + 40)));
+    send(
+        &mut s,
+        failure(
+            "logs/2025/11/app-01.json",
+            "AccessDenied",
+            "PutObject s3://datalake-raw/prod/logs/2025/11/app-01.json denied",
+            1,
+        ),
+    );
+    send(&mut s, failure("img/cat.png", "NoSuchKey", "deleted after it was listed", 1));
+    send(&mut s, TransferEvent::Throttled);
+    send(&mut s, TransferEvent::Retry { code: "SlowDown".into() });
+    send(&mut s, TransferEvent::Concurrency { limit: 192 });
+    send(&mut s, TransferEvent::InFlight { requests: 17 });
+    s
+}
+
+#[test]
+fn dashboard_at_80x24_cell_for_cell() {
+    let mut s = running();
+    let b = render(&mut s, 80, 24);
+    let expected: [&str; 24] = [
+        " s3ferry · transfer · migration.toml                        preflight: running… ",
+        "┌ sync · running ──────────────────────────────────────────────────────────────┐",
+        "│Objects █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  26% 262/1,002                 │",
+        "│Bytes   █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  25% 260.0 MiB/1002.0 MiB      │",
+        "│In flight 17 · limit 192 · retries 1 · throttles 1 · failed 2 · ETA 59 s      │",
+        "│Creds source 0:44:20 expires · destination 0:08:20 renews                     │",
+        "└──────────────────────────────────────────────────────────────────────────────┘",
+        "┌ objects/s 13 · peak 13 · 38 s ───────┐┌ MiB/s 13.0 · peak 13.0 ──────────────┐",
+        "│                            ▂▂▂▄▄▄▆▆▆█││                            ▂▂▂▄▄▄▆▆▆█│",
+        "│             ▁▁▁▃▃▃▄▄▄▆▆▆█████████████││             ▁▁▁▃▃▃▄▄▄▆▆▆█████████████│",
+        "│ ▁▁▁▃▃▃▅▅▅▇▇▇█████████████████████████││ ▁▁▁▃▃▃▅▅▅▇▇▇█████████████████████████│",
+        "└──────────────────────────────────────┘└──────────────────────────────────────┘",
+        "┌ Errors 2 ────────────────────────────────────────────────────────────────────┐",
+        "│key                             code              try message                 │",
+        "│logs/2025/11/app-01.json        AccessDenied        1 PutObject s3://datalake…│",
+        "│img/cat.png                     NoSuchKey           1 deleted after it was li…│",
+        "│                                                                              │",
+        "│                                                                              │",
+        "│                                                                              │",
+        "│                                                                              │",
+        "│                                                                              │",
+        "│                                                                              │",
+        "└──────────────────────────────────────────────────────────────────────────────┘",
+        " p pause · c cancel · / filter · e export · ↑↓ errors · ? help                  ",
+    ];
+    assert_eq!(text(&b), expected);
+    assert_eq!(b[(14, 5)].fg, Color::Yellow, "source: under an hour");
+    assert_eq!(b[(44, 5)].fg, Color::Red, "destination: under ten minutes");
+    assert_eq!(b[(1, 14)].bg, Color::Cyan, "selected error row");
+    assert_eq!(b[(1, 15)].bg, Color::Reset, "other rows");
+    assert_eq!(b[(38, 8)].fg, Color::Cyan, "objects/s chart");
+    assert_eq!(b[(78, 8)].fg, Color::Magenta, "MiB/s chart");
+}
+
+#[test]
+fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
+    let mut s = running();
+    assert_eq!(key(&mut s, KeyCode::Char('p')), [Command::Engine(EngineCommand::Pause(true))]);
+    send(&mut s, TransferEvent::Paused { paused: true });
+    let lines = text(&render(&mut s, 80, 24));
+    assert!(lines[1].starts_with("┌ sync · paused: requests in flight finish ─"), "{}", lines[1]);
+    assert!(lines[4].contains("· ETA – "), "paused: no ETA: {}", lines[4]);
+    assert_eq!(key(&mut s, KeyCode::Char('p')), [Command::Engine(EngineCommand::Pause(false))]);
+
+    // c asks; anything but y keeps the run going.
+    assert!(key(&mut s, KeyCode::Char('c')).is_empty());
+    let lines = text(&render(&mut s, 80, 24));
+    assert_eq!(lines[7], "┌ Cancel the run? ─────────────────────────────────────────────────────────────┐");
+    assert_eq!(lines[8], "│Requests in flight finish and the journal is saved; run again to resume.      │");
+    assert_eq!(lines[9], "│y cancels; any other key keeps the run going.                                 │");
+    assert!(key(&mut s, KeyCode::Char('n')).is_empty());
+    assert_eq!(s.dashboard.phase, RunPhase::Running);
+    // q during a run asks the same question.
+    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
+    assert!(s.dashboard.confirm_cancel);
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
+    assert_eq!(s.dashboard.phase, RunPhase::Cancelling);
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() })),
+    );
+    assert!(text(&render(&mut s, 80, 24))[1].starts_with("┌ sync · cancelled: journal saved ─"));
+    assert_eq!(key(&mut s, KeyCode::Char('q')), [Command::Quit], "after the run, q quits");
+}
+
+#[test]
+fn expired_credentials_stop_the_run_and_r_resumes_it() {
+    let mut s = running();
+    let halt = Halt { side: Side::Source, expired: true };
+    send(&mut s, TransferEvent::CredentialsExpired { side: Side::Source });
+    send(&mut s, TransferEvent::Halted { halt });
+    send(&mut s, TransferEvent::Requeued { side: Side::Source });
+    let hint = "the source credentials expired and cannot renew: nothing was lost (in-flight requests finished, the journal is saved). Re-authenticate (for example `aws sso login --profile operator`) and rerun the same command to resume.";
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::TransferEnded(TransferEnd {
+            interrupted: true,
+            halted: Some(halt),
+            hint: Some(hint.into()),
+            ..TransferEnd::default()
+        })),
+    );
+    let b = render(&mut s, 80, 24);
+    let lines = text(&b);
+    assert!(lines[1].starts_with("┌ sync · stopped: credentials ─"), "{}", lines[1]);
+    assert_eq!(lines[5], "│Creds source 0:44:20 expires · destination 0:08:20 renews · 1 ExpiredToken    │");
+    assert_eq!(lines[7], "┌ Credentials ─────────────────────────────────────────────────────────────────┐");
+    assert_eq!(lines[8], "│the source credentials expired and cannot renew: nothing was lost (in-flight  │");
+    assert_eq!(lines[9], "│requests finished, the journal is saved). Re-authenticate (for example `aws   │");
+    assert_eq!(lines[10], "│sso login --profile operator`) and rerun the same command to resume.          │");
+    assert_eq!(lines[11], "│Press r to resume.                                                            │");
+    assert_eq!(lines[12], "│                                                                              │");
+    assert_eq!(lines[13], "└──────────────────────────────────────────────────────────────────────────────┘");
+    assert_eq!(b[(0, 7)].fg, Color::Red);
+    assert_eq!(lines[23], " r resume (after re-authenticating) · e export · q quit                         ");
+    // The errors table never shows the expiry: still the two real failures.
+    assert_eq!(s.dashboard.progress.failed, 2);
+    assert!(s.dashboard.visible().iter().all(|f| f.code != "ExpiredToken"));
+    // r re-reads the credentials and continues from the journal.
+    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Transfer)]);
+    assert_eq!(s.dashboard.phase, RunPhase::Running);
+    assert_eq!(s.dashboard.runs, 2);
+    assert_eq!(s.dashboard.progress.failed, 0, "the resumed run counts afresh");
+}
+
+#[test]
+fn the_error_table_filters_scrolls_and_exports() {
+    let mut s = running();
+    for i in 0..30 {
+        send(&mut s, failure(&format!("bulk/k{i:02}.bin"), "AccessDenied", "denied by the bucket policy", 2));
+    }
+    key(&mut s, KeyCode::Char('/'));
+    for c in "nosuch".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    let lines = text(&render(&mut s, 80, 24));
+    assert!(lines[12].starts_with("┌ Errors 32 · /nosuch · 1 shown ─"), "{}", lines[12]);
+    assert!(lines[14].starts_with("│img/cat.png "), "{}", lines[14]);
+    assert_eq!(lines[23], " type to filter the errors · Enter keep · Esc clear                             ");
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.dashboard.visible().len(), 32);
+    // Scrolling keeps the selection on screen.
+    key(&mut s, KeyCode::End);
+    let lines = text(&render(&mut s, 80, 24));
+    assert!(lines[21].starts_with("│bulk/k29.bin "), "{}", lines[21]);
+    // e asks for a file name; the export holds the filtered rows.
+    key(&mut s, KeyCode::Char('/'));
+    for c in "k0".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Char('e')).is_empty());
+    for _ in 0.."s3ferry-errors.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    for c in "errors.json".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    let commands = key(&mut s, KeyCode::Enter);
+    let [Command::WriteFile { path, contents }] = commands.as_slice() else { panic!("{commands:?}") };
+    assert_eq!(path.to_str(), Some("errors.json"));
+    let rows: serde_json::Value = serde_json::from_str(contents).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 10, "k00..k09");
+    assert_eq!(rows[0]["key"], "bulk/k00.bin");
+    assert_eq!(rows[0]["attempts"], 2);
+    update(&mut s, Msg::Written(Ok("errors.json".into())));
+    assert_eq!(text(&render(&mut s, 80, 24))[23].trim_end(), " errors written to errors.json");
+}
+
+#[test]
+fn small_terminals_say_so_and_wide_ones_show_more() {
+    for (w, h) in [(79, 24), (80, 23)] {
+        let lines = text(&render(&mut running(), w, h)).join("");
+        assert!(lines.contains(&format!("Terminal too small: {w}x{h}")), "{lines}");
+    }
+    let lines = text(&render(&mut running(), 160, 40));
+    assert!(lines.iter().any(|l| l.contains("PutObject s3://datalake-raw/prod/logs/2025/11/app-01.json denied")));
+}
