@@ -20,7 +20,7 @@ WORKLOADS = {
 
 
 def rate(r):
-    if r.get("status") != "ok" or not r.get("wall"):
+    if r.get("status") not in ("ok", "wrong") or not r.get("wall"):
         return None
     if r["workload"] == "w2":
         return r["bytes"] / r["wall"]
@@ -39,14 +39,14 @@ def main():
             "bed CPU s", "peak RSS MiB", "load1", "vs s3ferry", "note"]
     out = []
     for r in rows:
-        ok = r.get("status") == "ok"
+        ok = r.get("status") in ("ok", "wrong")
         wall = r.get("wall") or 0
         objs = r.get("objects") or 0
         cpu = (r.get("user") or 0) + (r.get("sys") or 0)
         bed = cpu + (r.get("server_cpu") or 0) + (r.get("proxy_cpu") or 0)
         refs = ref.get((r["workload"], r["delay_ms"]))
         ratio = ""
-        if ok and refs and rate(r):
+        if r.get("status") == "ok" and refs and rate(r):
             ratio = "%.2fx" % (rate(r) / (sum(refs) / len(refs)))
         out.append([
             WORKLOADS.get(r["workload"], r["workload"]),
@@ -62,7 +62,7 @@ def main():
             "%.0f" % ((r.get("rss_kib") or 0) / 1024) if ok else "-",
             "%.2f" % r.get("load1", 0),
             ratio,
-            r.get("note", "") if ok else (r.get("status", "") + ": " + r.get("note", "")).strip(": "),
+            r.get("note", "") if r.get("status") == "ok" else (r.get("status", "") + ": " + r.get("note", "")).strip(": "),
         ])
     if markdown:
         print("| " + " | ".join(head) + " |")
