@@ -269,7 +269,9 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
                     if let Some(o) = out {
                         t.bytes.fetch_add(len, Ordering::Relaxed);
                         let etag = o.e_tag().unwrap_or_default().to_string();
-                        d.lock().expect("parts").push(CompletedPart::builder().part_number(n as i32).e_tag(etag).build());
+                        d.lock()
+                            .expect("parts")
+                            .push(CompletedPart::builder().part_number(n as i32).e_tag(etag).build());
                     }
                 }
             })
@@ -329,7 +331,9 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
                     if let Some(o) = out {
                         t.bytes.fetch_add(end + 1 - start, Ordering::Relaxed);
                         let etag = o.copy_part_result().and_then(|r| r.e_tag()).unwrap_or_default().to_string();
-                        d.lock().expect("parts").push(CompletedPart::builder().part_number(n as i32).e_tag(etag).build());
+                        d.lock()
+                            .expect("parts")
+                            .push(CompletedPart::builder().part_number(n as i32).e_tag(etag).build());
                     }
                 }
             })
