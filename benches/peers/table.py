@@ -57,7 +57,7 @@ def main():
             "%.0f" % (objs / wall) if ok and wall else "-",
             "%.1f" % (r["bytes"] / wall / 1048576) if ok and wall else "-",
             "%.2f" % wall if ok else "-",
-            "%.2f" % (cpu / objs * 1000) if ok and objs else "-",
+            "%.2f" % (cpu / objs * 1000) if ok and objs and r["workload"] != "w2" else "-",
             "%.1f" % bed if ok else "-",
             "%.0f" % ((r.get("rss_kib") or 0) / 1024) if ok else "-",
             "%.2f" % r.get("load1", 0),
