@@ -25,3 +25,17 @@ core.register_service("sts", "http", function(applet)
     applet:start_response()
     applet:send(identity)
 end)
+
+-- `lua.notags`: answers GetObjectTagging (GET /BUCKET/KEY?tagging) with an empty tag set, which
+-- is what S3 returns for an untagged object; s3s-fs 0.14.1 answers NotImplemented, and s3ferry
+-- reads the source's tags before a multipart copy.
+local notags = [[<?xml version="1.0" encoding="UTF-8"?>
+<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet></TagSet></Tagging>]]
+
+core.register_service("notags", "http", function(applet)
+    applet:set_status(200)
+    applet:add_header("content-type", "application/xml")
+    applet:add_header("content-length", tostring(string.len(notags)))
+    applet:start_response()
+    applet:send(notags)
+end)
