@@ -122,6 +122,10 @@ pub fn compare(source: &Listed, dest: &Listed, recorded: Option<&Recorded>) -> D
             Decision::Copy { object: source.clone(), reason: Reason::Changed }
         };
     }
+    // Some S3-compatible stores (s3s-fs, for one) list no ETags: two empty ETags prove nothing.
+    if source.etag.is_empty() || dest.etag.is_empty() {
+        return Decision::Check { object: source.clone(), dest_etag: dest.etag.clone() };
+    }
     if source.etag == dest.etag {
         return Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone() };
     }

@@ -74,6 +74,20 @@ fn compare_rules() {
     for (dest, recorded, want) in cases {
         assert_eq!(short(&compare(&s, &dest, recorded.as_ref())), want, "{dest:?} {recorded:?}");
     }
+    // 3. listings without ETags (some S3-compatible stores): equal emptiness is no evidence
+    let blank = obj("k", 10, "");
+    let cases: Vec<(Listed, Option<Recorded>, &str)> = vec![
+        (obj("k", 10, ""), None, "check k"),
+        (obj("k", 10, ""), Some(rec("k", "", 10, "d1")), "check k"),
+        (obj("k", 11, ""), None, "copy k Changed"),
+    ];
+    for (dest, recorded, want) in cases {
+        assert_eq!(short(&compare(&blank, &dest, recorded.as_ref())), want, "{dest:?} {recorded:?}");
+    }
+    let cases: Vec<(Listed, Option<Recorded>, &str)> = vec![(obj("k", 10, ""), None, "check k")];
+    for (dest, recorded, want) in cases {
+        assert_eq!(short(&compare(&s, &dest, recorded.as_ref())), want, "{dest:?} {recorded:?}");
+    }
     assert!(resolve_check(&s, Some("\"src\"")));
     assert!(resolve_check(&s, Some("src")));
     assert!(!resolve_check(&s, Some("old")));
