@@ -15,7 +15,7 @@ use crate::core::policy::{
     Context, Decision, LabelledPolicy, PolicyKind, Principal, Request, evaluate, evaluate_trust,
 };
 use crate::core::preflight::checks::{
-    Check, FixOut, Problem, Report, Status, Verdict, check, judge, labelled, stand_in,
+    Check, FixOut, Problem, Report, Status, Verdict, WriteContext, check, judge, labelled, stand_in,
 };
 use crate::core::preflight::evidence::{Fetched, KeyEvidence, NamedPolicy};
 
@@ -205,29 +205,9 @@ impl Role {
 
     fn requests(&self, actions: &[&str], resource: &str, account: &str, kms_region: Option<&str>) -> Vec<Request> {
         let Some(principal) = &self.principal else { return Vec::new() };
-        actions
-            .iter()
-            .map(|action| {
-                let mut r = Request::new(principal.clone(), *action, resource, account)
-                    .with_context("aws:SecureTransport", "true");
-                if resource.starts_with(&format!("arn:aws:s3:::{}/", self.dst_bucket)) && action.starts_with("s3:Put") {
-                    if let Some(key) = &self.key_arn {
-                        r = r
-                            .with_context("s3:x-amz-server-side-encryption", "aws:kms")
-                            .with_context("s3:x-amz-server-side-encryption-aws-kms-key-id", key.clone());
-                    }
-                    if let Some(acl) = &self.acl {
-                        r = r.with_context("s3:x-amz-acl", acl.clone());
-                    }
-                }
-                if let Some(region) = kms_region {
-                    r = r
-                        .with_context("kms:ViaService", format!("s3.{region}.amazonaws.com"))
-                        .with_context("kms:EncryptionContext:aws:s3:arn", format!("arn:aws:s3:::{}", self.dst_bucket));
-                }
-                r
-            })
-            .collect()
+        let writes =
+            WriteContext { dst_bucket: &self.dst_bucket, key_arn: self.key_arn.as_deref(), acl: self.acl.as_deref() };
+        actions.iter().map(|action| writes.request(principal, action, resource, account, kms_region)).collect()
     }
 }
 

@@ -161,6 +161,47 @@ impl Problem {
     }
 }
 
+/// What the copier's writes carry, as the condition keys a bucket or key policy sees. One place,
+/// so the preflight and the Batch job-role checks judge the same headers the copier sends.
+pub(crate) struct WriteContext<'a> {
+    pub dst_bucket: &'a str,
+    pub key_arn: Option<&'a str>,
+    pub acl: Option<&'a str>,
+}
+
+impl WriteContext<'_> {
+    pub(crate) fn request(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        account: &str,
+        kms_region: Option<&str>,
+    ) -> Request {
+        let mut r =
+            Request::new(principal.clone(), action, resource, account).with_context("aws:SecureTransport", "true");
+        // SSE and ACL headers go with writes into the destination bucket only (not, say, a
+        // Batch completion report written elsewhere).
+        let into_destination = resource.starts_with(&format!("arn:aws:s3:::{}/", self.dst_bucket));
+        if into_destination && action.starts_with("s3:Put") {
+            if let Some(key) = self.key_arn {
+                r = r
+                    .with_context("s3:x-amz-server-side-encryption", "aws:kms")
+                    .with_context("s3:x-amz-server-side-encryption-aws-kms-key-id", key);
+            }
+            if let Some(acl) = self.acl {
+                r = r.with_context("s3:x-amz-acl", acl);
+            }
+        }
+        if let Some(region) = kms_region {
+            r = r
+                .with_context("kms:ViaService", format!("s3.{region}.amazonaws.com"))
+                .with_context("kms:EncryptionContext:aws:s3:arn", format!("arn:aws:s3:::{}", self.dst_bucket));
+        }
+        r
+    }
+}
+
 /// A key and its parsed key policy (or why the policy cannot be used).
 type KeyWithPolicy = (KeyEvidence, Result<LabelledPolicy, Problem>);
 
@@ -294,29 +335,9 @@ impl Ctx {
         kms_region: Option<&str>,
     ) -> Vec<Request> {
         let Some(principal) = &self.principal else { return Vec::new() };
-        actions
-            .iter()
-            .map(|action| {
-                let mut r = Request::new(principal.clone(), *action, resource, resource_account)
-                    .with_context("aws:SecureTransport", "true");
-                if action.starts_with("s3:Put") {
-                    if let Some(key) = &self.key_arn {
-                        r = r
-                            .with_context("s3:x-amz-server-side-encryption", "aws:kms")
-                            .with_context("s3:x-amz-server-side-encryption-aws-kms-key-id", key.clone());
-                    }
-                    if let Some(acl) = &self.acl {
-                        r = r.with_context("s3:x-amz-acl", acl.clone());
-                    }
-                }
-                if let Some(region) = kms_region {
-                    r = r
-                        .with_context("kms:ViaService", format!("s3.{region}.amazonaws.com"))
-                        .with_context("kms:EncryptionContext:aws:s3:arn", format!("arn:aws:s3:::{}", self.dst_bucket));
-                }
-                r
-            })
-            .collect()
+        let writes =
+            WriteContext { dst_bucket: &self.dst_bucket, key_arn: self.key_arn.as_deref(), acl: self.acl.as_deref() };
+        actions.iter().map(|action| writes.request(principal, action, resource, resource_account, kms_region)).collect()
     }
 
     fn write_actions(&self) -> Vec<&'static str> {
