@@ -1,10 +1,11 @@
 //! The S3 Batch screen from fixed engine events, cell for cell, and its confirmation.
 
+mod screen;
+
+use screen::key;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use crossterm::event::KeyCode;
 use s3ferry::core::batch::{JobStatus, ReportTarget};
 use s3ferry::core::listing::Location;
 use s3ferry::core::preflight::checks::{Check, Report, Status, Verdict};
@@ -15,7 +16,6 @@ use s3ferry::engine::events::EngineEvent;
 use s3ferry::engine::runner::EngineCommand;
 use s3ferry::ui::msg::{Command, Msg};
 use s3ferry::ui::screens::browse::PaneState;
-use s3ferry::ui::screens::frame;
 use s3ferry::ui::state::{AppState, Screen};
 use s3ferry::ui::update::update;
 
@@ -34,18 +34,13 @@ fn state() -> AppState {
     s
 }
 
-fn key(s: &mut AppState, code: KeyCode) -> Vec<Command> {
-    update(s, Msg::Key(KeyEvent::from(code)))
-}
-
 fn event(s: &mut AppState, e: BatchEvent) {
     update(s, Msg::Engine(EngineEvent::Batch(e)));
 }
 
+/// The screen at 80x24, one string per row.
 fn text(s: &mut AppState) -> Vec<String> {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| frame::render(f, s)).unwrap();
-    t.backend().buffer().content.chunks(80).map(|r| r.iter().map(|c| c.symbol()).collect()).collect()
+    screen::text(&screen::render(s, 80, 24))
 }
 
 /// One bordered row of an 80-column screen.

@@ -1,11 +1,11 @@
 //! The Preflight screen from fixed reports, cell for cell, and its keys.
 
+mod screen;
+
+use screen::key;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
+use crossterm::event::KeyCode;
 use s3ferry::core::listing::Location;
 use s3ferry::core::policy::PolicyKind;
 use s3ferry::core::preflight::checks::{CHECK_IDS, Check, FixOut, Report, Status, Verdict};
@@ -14,7 +14,6 @@ use s3ferry::engine::events::EngineEvent;
 use s3ferry::engine::runner::EngineCommand;
 use s3ferry::ui::msg::{Command, Msg};
 use s3ferry::ui::screens::browse::PaneState;
-use s3ferry::ui::screens::frame;
 use s3ferry::ui::state::{AppState, Screen};
 use s3ferry::ui::update::{start, update};
 
@@ -83,15 +82,9 @@ fn state_with_report() -> AppState {
     s
 }
 
-fn key(s: &mut AppState, code: KeyCode) -> Vec<Command> {
-    update(s, Msg::Key(KeyEvent::from(code)))
-}
-
+/// The screen at 80x24, one string per row.
 fn text(s: &mut AppState) -> Vec<String> {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| frame::render(f, s)).unwrap();
-    let b: &Buffer = t.backend().buffer();
-    b.content.chunks(80).map(|r| r.iter().map(|c| c.symbol()).collect()).collect()
+    screen::text(&screen::render(s, 80, 24))
 }
 
 #[test]

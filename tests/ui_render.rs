@@ -1,10 +1,10 @@
 //! Renders of the browse screen from fixed states, checked cell for cell with TestBackend.
 
+mod screen;
+
+use screen::{key, render, text};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use s3ferry::core::credentials::{CredentialSource, classify};
 use s3ferry::core::listing::{Entry, Location};
@@ -13,7 +13,6 @@ use s3ferry::engine::events::EngineEvent;
 use s3ferry::engine::session::{Identity, SessionInfo};
 use s3ferry::ui::msg::Msg;
 use s3ferry::ui::screens::browse::PaneState;
-use s3ferry::ui::screens::frame;
 use s3ferry::ui::state::AppState;
 use s3ferry::ui::update::{start, update};
 
@@ -85,24 +84,9 @@ fn opened() -> AppState {
     state
 }
 
-fn render(state: &mut AppState, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| frame::render(f, state)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn text(buffer: &Buffer) -> Vec<String> {
-    let w = buffer.area.width as usize;
-    buffer.content.chunks(w).map(|row| row.iter().map(|c| c.symbol()).collect()).collect()
-}
-
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use s3ferry::engine::runner::EngineCommand;
 use s3ferry::ui::msg::Command;
-
-fn key(state: &mut AppState, code: KeyCode) -> Vec<Command> {
-    update(state, Msg::Key(KeyEvent::from(code)))
-}
 
 #[test]
 fn opened_console_at_80x24_cell_for_cell() {

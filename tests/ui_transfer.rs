@@ -1,12 +1,12 @@
 //! The plan screen and the transfer dashboard rendered from fixed states, checked cell for cell
 //! with TestBackend; and their keys (start, pause, cancel, resume, filter, export).
 
+mod screen;
+
+use screen::{key, render, text};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
+use crossterm::event::KeyCode;
 use ratatui::style::Color;
 use s3ferry::core::cost::PriceTable;
 use s3ferry::core::credentials::{CredentialSource, classify};
@@ -18,7 +18,6 @@ use s3ferry::engine::runner::{EngineCommand, TransferEnd};
 use s3ferry::ui::msg::{Command, Msg};
 use s3ferry::ui::screens::browse::PaneState;
 use s3ferry::ui::screens::dashboard::RunPhase;
-use s3ferry::ui::screens::frame;
 use s3ferry::ui::screens::plan::{PlanPhase, PlanState, TransferSetup};
 use s3ferry::ui::state::{AppState, Screen};
 use s3ferry::ui::update::{start_transfer, update};
@@ -101,21 +100,6 @@ fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
     send(&mut s, TransferEvent::PlanComplete);
     update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
     s
-}
-
-fn render(state: &mut AppState, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| frame::render(f, state)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn text(buffer: &Buffer) -> Vec<String> {
-    let w = buffer.area.width as usize;
-    buffer.content.chunks(w).map(|row| row.iter().map(|c| c.symbol()).collect()).collect()
-}
-
-fn key(state: &mut AppState, code: KeyCode) -> Vec<Command> {
-    update(state, Msg::Key(KeyEvent::from(code)))
 }
 
 #[test]
