@@ -22,7 +22,7 @@ fn key(i: u64) -> String {
 /// Source: every object. Destination: two thirds of them, one in seven of those changed.
 /// Index: what an earlier run recorded for a third of them.
 fn source(i: u64) -> Listed {
-    Listed { key: key(i), size: 1_000 + i % 5_000, etag: format!("{i:032x}") }
+    Listed { key: key(i), size: 1_000 + i % 5_000, etag: format!("{i:032x}"), modified: Some(1_700_000_000_000) }
 }
 
 fn dest(i: u64) -> Option<Listed> {
@@ -30,6 +30,7 @@ fn dest(i: u64) -> Option<Listed> {
         key: key(i),
         size: 1_000 + i % 5_000 + u64::from(i.is_multiple_of(7)),
         etag: format!("d{i:031x}"),
+        modified: Some(1_700_000_000_000 + 1),
     })
 }
 
@@ -39,6 +40,8 @@ fn recorded(i: u64) -> Option<Recorded> {
         source_etag: format!("{i:032x}"),
         source_size: 1_000 + i % 5_000,
         dest_etag: format!("d{i:031x}"),
+        source_modified: Some(1_700_000_000_000),
+        dest_modified: Some(1_700_000_000_000 + 1),
     })
 }
 
@@ -112,26 +115,16 @@ fn main() {
                 if page.is_empty() { merge.finish_index() } else { merge.push_index(page) }
             }
             Step::Decided(d) => {
-                let rec = match d {
-                    Decision::Copy { object, reason } => {
-                        copy += 1;
-                        PlanRecord::Copy { k: object.key, s: object.size, e: object.etag, r: reason }
-                    }
-                    Decision::Check { object, dest_etag } => {
-                        check += 1;
-                        PlanRecord::Check { k: object.key, s: object.size, e: object.etag, d: dest_etag }
-                    }
-                    Decision::Skip { object, dest_etag } => {
-                        skip += 1;
-                        PlanRecord::Skip { k: object.key, s: object.size, e: object.etag, d: dest_etag }
-                    }
-                    Decision::Delete { key, size } => {
-                        delete += 1;
-                        PlanRecord::Delete { k: key, s: size }
-                    }
-                    Decision::Extra { .. } => continue,
-                };
-                journal.plan(&rec).unwrap();
+                match &d {
+                    Decision::Copy { .. } => copy += 1,
+                    Decision::Check { .. } => check += 1,
+                    Decision::Skip { .. } => skip += 1,
+                    Decision::Delete { .. } => delete += 1,
+                    Decision::Extra { .. } => {}
+                }
+                if let Some(rec) = PlanRecord::from_decision(d) {
+                    journal.plan(&rec).unwrap();
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 //! raw_copy copy       --endpoint URL --src B --dst B [--inflight C]
 //! raw_copy copy-large --endpoint URL --src B --key K --dst B [--part BYTES] [--inflight C]
 //! raw_copy sync       --endpoint URL --src B --dst B [--inflight C]
-//! raw_copy list       --endpoint URL --bucket B
+//! raw_copy list       --endpoint URL --bucket B [--bucket2 B2]
 //! raw_copy verify     --endpoint URL --src B --dst B [--stride K] [--inflight C]
 //! ```
 //! `copy` streams ListObjectsV2 pages into CopyObject calls; `copy-large` is CreateMultipartUpload,
@@ -365,13 +365,20 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
             .await;
         }
         "list" => {
+            // --bucket2: a second listing at the same time (a sync's two sides).
             let (tx, mut rx) = mpsc::channel(4_096);
-            let lister = tokio::spawn(list_into(s3.clone(), a.str("bucket")?, tx));
+            let mut listers = vec![tokio::spawn(list_into(s3.clone(), a.str("bucket")?, tx.clone()))];
+            if let Ok(second) = a.str("bucket2") {
+                listers.push(tokio::spawn(list_into(s3.clone(), second, tx.clone())));
+            }
+            drop(tx);
             while let Some((_, e)) = rx.recv().await {
                 tally.objects.fetch_add(1, Ordering::Relaxed);
                 tally.bytes.fetch_add(e.size, Ordering::Relaxed);
             }
-            lister.await.map_err(err)??;
+            for l in listers {
+                l.await.map_err(err)??;
+            }
         }
         "verify" => {
             let (src, dst, stride) = (a.str("src")?, a.str("dst")?, a.num("stride", 1)?.max(1) as usize);

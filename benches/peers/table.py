@@ -6,9 +6,11 @@ usage: table.py RESULTS.jsonl [--markdown]
 One row per run: workload, delay, tool, settings, objects, objects/s, MiB/s, wall s, client CPU s
 per 1,000 objects, bed CPU s (client + proxy + server), peak RSS, load average at the start, and
 the ratio of the tool's objects/s (bytes/s for the large object) to s3ferry's (defaults) in the same
-workload and delay; rows that did not run say why.
+workload and delay; rows that did not run say why. Then the issue's targets, each computed from the
+rows above (medians over repetitions), with the figures that decide them.
 """
 import json
+import statistics
 import sys
 
 WORKLOADS = {
@@ -16,11 +18,13 @@ WORKLOADS = {
     "w2": "2 large copy",
     "w3": "3 sync 10% changed",
     "w4": "4 list/plan",
+    "w4m": "4 memory (cp)",
 }
+PEERS = ("aws", "s5cmd", "rclone")
 
 
 def rate(r):
-    if r.get("status") not in ("ok", "wrong") or not r.get("wall"):
+    if r.get("status") not in ("ok", "wrong", "partial") or not r.get("wall"):
         return None
     if r["workload"] == "w2":
         return r["bytes"] / r["wall"]
@@ -39,7 +43,7 @@ def main():
             "bed CPU s", "peak RSS MiB", "load1", "vs s3ferry", "note"]
     out = []
     for r in rows:
-        ok = r.get("status") in ("ok", "wrong")
+        ok = r.get("status") in ("ok", "wrong", "partial")
         wall = r.get("wall") or 0
         objs = r.get("objects") or 0
         cpu = (r.get("user") or 0) + (r.get("sys") or 0)
@@ -69,11 +73,73 @@ def main():
         print("|" + "|".join("---" for _ in head) + "|")
         for o in out:
             print("| " + " | ".join(c.replace("|", "/") for c in o) + " |")
-        return
-    widths = [max(len(h), *(len(o[i]) for o in out)) if out else len(h) for i, h in enumerate(head)]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
-    for o in out:
-        print("  ".join(c.ljust(w) for c, w in zip(o, widths)))
+    else:
+        widths = [max(len(h), *(len(o[i]) for o in out)) if out else len(h) for i, h in enumerate(head)]
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+        for o in out:
+            print("  ".join(c.ljust(w) for c, w in zip(o, widths)))
+    print()
+    for line in targets(rows):
+        print(("- " if markdown else "  ") + line)
+
+
+def targets(rows):
+    """The issue's targets, each with the figures that decide it."""
+    def med(workload, delay, pick):
+        by = {}
+        for r in rows:
+            if r["workload"] == workload and r["delay_ms"] == delay and pick(r) and rate(r) and r["status"] == "ok":
+                by.setdefault((r["tool"], r["settings"]), []).append(r)
+        # per configuration: median rate and median wall over its repetitions
+        return {k: (statistics.median(rate(r) for r in v), statistics.median(r["wall"] for r in v),
+                    max(r.get("rss_kib") or 0 for r in v)) for k, v in by.items()}
+
+    def best(m):
+        return max(m.items(), key=lambda kv: kv[1][0]) if m else None
+
+    lines = []
+    verdict = lambda ok: "met" if ok else "NOT met"
+    for delay in sorted({r["delay_ms"] for r in rows}):
+        ferry = med("w1", delay, lambda r: r["tool"] == "s3ferry" and r.get("reference"))
+        peer = best(med("w1", delay, lambda r: r["tool"] in PEERS))
+        raw = best(med("w1", delay, lambda r: r["tool"] == "raw"))
+        if ferry:
+            f = next(iter(ferry.values()))
+            if peer:
+                x = f[0] / peer[1][0]
+                lines.append(f"w1 {delay} ms: s3ferry {f[0]:.0f} obj/s vs fastest peer {peer[0][0]} ({peer[0][1]}) "
+                             f"{peer[1][0]:.0f} obj/s = {x:.2f}x (target >= 1.2x: {verdict(x >= 1.2)})")
+            if raw:
+                x = f[0] / raw[1][0]
+                lines.append(f"w1 {delay} ms: s3ferry vs raw ceiling ({raw[0][1]}) {raw[1][0]:.0f} obj/s = {x:.2f}x "
+                             f"(target >= 0.95x: {verdict(x >= 0.95)})")
+            sync = med("w3", delay, lambda r: r["tool"] == "s3ferry" and r.get("reference"))
+            if sync:
+                s = next(iter(sync.values()))
+                share = s[1] / f[1]
+                floor = ""
+                raw_sync = med("w3", delay, lambda r: r["tool"] == "raw")
+                if raw and raw_sync and raw[0] in raw_sync:
+                    floor = (f"; the bed's floor, the raw client's sync ({raw[0][1]}), takes "
+                             f"{raw_sync[raw[0]][1] / raw[1][1] * 100:.0f}% of its copy")
+                lines.append(f"w3 {delay} ms: s3ferry sync {s[1]:.1f} s = {share * 100:.0f}% of its copy {f[1]:.1f} s "
+                             f"(target <= 15%: {verdict(share <= 0.15)}){floor}")
+        big = med("w2", delay, lambda r: r["tool"] == "s3ferry" and r.get("reference"))
+        raw_big = best(med("w2", delay, lambda r: r["tool"] == "raw"))
+        if big and raw_big:
+            b = next(iter(big.values()))
+            x = b[0] / raw_big[1][0]
+            lines.append(f"w2 {delay} ms: s3ferry {b[0] / 1048576:.1f} MiB/s vs raw ceiling ({raw_big[0][1]}) "
+                         f"{raw_big[1][0] / 1048576:.1f} MiB/s = {x:.2f}x (target >= 0.9x: {verdict(x >= 0.9)})")
+        small = med("w1", delay, lambda r: r["tool"] == "s3ferry" and r.get("reference"))
+        large = med("w4m", delay, lambda r: r["tool"] == "s3ferry")
+        if small and large:
+            a, b = next(iter(small.values())), next(iter(large.values()))
+            n_small = max(r["objects"] for r in rows if r["workload"] == "w1" and r["delay_ms"] == delay)
+            n_large = max(r["objects"] for r in rows if r["workload"] == "w4m" and r["delay_ms"] == delay)
+            lines.append(f"memory {delay} ms: s3ferry cp peak RSS {a[2] / 1024:.0f} MiB at {n_small} objects, "
+                         f"{b[2] / 1024:.0f} MiB at {n_large} objects (target: flat)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@
 //! 1. sizes differ -> changed;
 //! 2. the identity index (written by s3ferry as copies complete) says this destination object
 //!    (by its ETag) was copied from a source object with this ETag and size -> exact answer;
+//!    When the store lists no ETags (s3s-fs, some S3-compatible stores), the index matches on
+//!    last-modified times instead: the destination's as it was right after s3ferry wrote it,
+//!    the source's as it was when copied. Any rewrite of an object sets a new last-modified
+//!    time, so an equal pair means nobody wrote either side since (the rule `aws s3 sync` and
+//!    rclone apply to every object; s3ferry only where ETags are missing);
 //! 3. destination ETag equals source ETag -> the same bytes (same MD5, or same multipart layout
 //!    of the same parts), unchanged;
 //! 4. otherwise the destination object must be looked at ([`Decision::Check`]): a HEAD reads the
@@ -39,6 +44,8 @@ pub struct Listed {
     pub key: String,
     pub size: u64,
     pub etag: String,
+    /// Last-modified time in milliseconds since the Unix epoch, when the listing gave one.
+    pub modified: Option<i64>,
 }
 
 /// What s3ferry recorded about a destination object it wrote (or verified).
@@ -55,6 +62,38 @@ pub struct Recorded {
     /// The destination object's ETag right after the copy: if it changes, someone else wrote it.
     #[serde(rename = "d")]
     pub dest_etag: String,
+    /// The source's last-modified time (ms) when it was copied.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub source_modified: Option<i64>,
+    /// The destination's last-modified time (ms) right after the copy, when the write said.
+    #[serde(rename = "dm", default, skip_serializing_if = "Option::is_none")]
+    pub dest_modified: Option<i64>,
+}
+
+impl Recorded {
+    /// Whether this record is about the destination object listed now: same ETag, or, where
+    /// the store lists no ETags, the last-modified time s3ferry saw right after writing it.
+    pub fn describes(&self, dest: &Listed) -> bool {
+        if !dest.etag.is_empty() {
+            return self.dest_etag == dest.etag;
+        }
+        self.dest_modified.is_some() && self.dest_modified == dest.modified
+    }
+
+    /// Whether `source` is still the object that was copied: `None` when there is no evidence
+    /// either way (no ETag and no last-modified time to compare).
+    pub fn same_source(&self, source: &Listed) -> Option<bool> {
+        if self.source_size != source.size {
+            return Some(false);
+        }
+        if !source.etag.is_empty() && !self.source_etag.is_empty() {
+            return Some(self.source_etag == source.etag);
+        }
+        match (self.source_modified, source.modified) {
+            (Some(then), Some(now)) => Some(then == now),
+            _ => None,
+        }
+    }
 }
 
 /// Why an object is copied.
@@ -83,10 +122,11 @@ pub enum Decision {
         object: Listed,
         dest_etag: String,
     },
-    /// Unchanged; `dest_etag` lets the index record it.
+    /// Unchanged; `dest_etag` and `dest_modified` let the index record it.
     Skip {
         object: Listed,
         dest_etag: String,
+        dest_modified: Option<i64>,
     },
     /// Only at the destination, and `--delete` was asked for.
     Delete {
@@ -115,19 +155,18 @@ pub fn compare(source: &Listed, dest: &Listed, recorded: Option<&Recorded>) -> D
     if source.size != dest.size {
         return Decision::Copy { object: source.clone(), reason: Reason::Changed };
     }
-    if let Some(r) = recorded.filter(|r| r.dest_etag == dest.etag) {
-        return if r.source_etag == source.etag && r.source_size == source.size {
-            Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone() }
-        } else {
-            Decision::Copy { object: source.clone(), reason: Reason::Changed }
-        };
+    let skip = || Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone(), dest_modified: dest.modified };
+    match recorded.filter(|r| r.describes(dest)).and_then(|r| r.same_source(source)) {
+        Some(true) => return skip(),
+        Some(false) => return Decision::Copy { object: source.clone(), reason: Reason::Changed },
+        None => {}
     }
     // Some S3-compatible stores (s3s-fs, for one) list no ETags: two empty ETags prove nothing.
     if source.etag.is_empty() || dest.etag.is_empty() {
         return Decision::Check { object: source.clone(), dest_etag: dest.etag.clone() };
     }
     if source.etag == dest.etag {
-        return Decision::Skip { object: source.clone(), dest_etag: dest.etag.clone() };
+        return skip();
     }
     Decision::Check { object: source.clone(), dest_etag: dest.etag.clone() }
 }

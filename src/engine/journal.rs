@@ -5,11 +5,11 @@
 //! every directory 0700; no credentials are ever written:
 //! ```text
 //! pair-<hash of source, destination and endpoints>/
-//!   index.jsonl                   identity index: {"k","e","s","d"} sorted by key (see core::plan)
+//!   index.jsonl                   identity index: {"k","e","s","d","m","dm"} sorted by key (see core::plan)
 //!   run-<mode>-<hash of source, destination, mode, filters, delete>/
 //!     run.json                    what this journal is for
 //!     plan.jsonl                  one decision per line, in key order; {"op":"end"} when planned
-//!     done.jsonl                  {"k","d"} copied/unchanged, {"k","x":true} deleted
+//!     done.jsonl                  {"k","d","dm"} copied/unchanged, {"k","x":true} deleted
 //!     failed.jsonl                one failure record per line
 //! ```
 //! `plan.jsonl` is written through a buffer and flushed every listing page; `done.jsonl` gets one
@@ -31,7 +31,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::plan::{Listed, Reason, Recorded};
+use crate::core::plan::{Decision, Listed, Reason, Recorded};
 use crate::core::progress::{Failure, Mode};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,8 @@ pub fn fnv128(bytes: &[u8]) -> u128 {
     h
 }
 
-/// One line of `plan.jsonl`.
+/// One line of `plan.jsonl`. `m` is the source's last-modified time (ms), `dm` the
+/// destination's; both are left out when unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PlanRecord {
@@ -97,18 +98,26 @@ pub enum PlanRecord {
         s: u64,
         e: String,
         r: Reason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<i64>,
     },
     Check {
         k: String,
         s: u64,
         e: String,
         d: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<i64>,
     },
     Skip {
         k: String,
         s: u64,
         e: String,
         d: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm: Option<i64>,
     },
     Delete {
         k: String,
@@ -119,6 +128,23 @@ pub enum PlanRecord {
 }
 
 impl PlanRecord {
+    /// The record of a planning decision; `None` for what needs no work (`Extra`).
+    pub fn from_decision(d: Decision) -> Option<PlanRecord> {
+        Some(match d {
+            Decision::Copy { object: o, reason } => {
+                PlanRecord::Copy { k: o.key, s: o.size, e: o.etag, r: reason, m: o.modified }
+            }
+            Decision::Check { object: o, dest_etag } => {
+                PlanRecord::Check { k: o.key, s: o.size, e: o.etag, d: dest_etag, m: o.modified }
+            }
+            Decision::Skip { object: o, dest_etag, dest_modified } => {
+                PlanRecord::Skip { k: o.key, s: o.size, e: o.etag, d: dest_etag, m: o.modified, dm: dest_modified }
+            }
+            Decision::Delete { key, size } => PlanRecord::Delete { k: key, s: size },
+            Decision::Extra { .. } => return None,
+        })
+    }
+
     pub fn key(&self) -> Option<&str> {
         match self {
             PlanRecord::Copy { k, .. }
@@ -131,8 +157,10 @@ impl PlanRecord {
 
     pub fn listed(&self) -> Option<Listed> {
         match self {
-            PlanRecord::Copy { k, s, e, .. } | PlanRecord::Check { k, s, e, .. } | PlanRecord::Skip { k, s, e, .. } => {
-                Some(Listed { key: k.clone(), size: *s, etag: e.clone() })
+            PlanRecord::Copy { k, s, e, m, .. }
+            | PlanRecord::Check { k, s, e, m, .. }
+            | PlanRecord::Skip { k, s, e, m, .. } => {
+                Some(Listed { key: k.clone(), size: *s, etag: e.clone(), modified: *m })
             }
             _ => None,
         }
@@ -145,6 +173,9 @@ struct DoneRecord {
     k: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     d: Option<String>,
+    /// The destination's last-modified time (ms) as the write reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dm: Option<i64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     x: bool,
 }
@@ -166,6 +197,8 @@ pub struct Journal {
     pub pair_dir: PathBuf,
     plan: Mutex<BufWriter<File>>,
     done: Mutex<File>,
+    /// The same open file as `done`, for fdatasync without holding the writers' lock.
+    done_sync: File,
     failed: Mutex<File>,
 }
 
@@ -257,9 +290,12 @@ impl Journal {
             writeln!(f, "{header}").map_err(io(&path))?;
             f.sync_all().map_err(io(&path))?;
         }
+        let done_path = run_dir.join("done.jsonl");
+        let done = append(&done_path)?;
         let journal = Journal {
             plan: Mutex::new(BufWriter::with_capacity(1 << 16, append(&run_dir.join("plan.jsonl"))?)),
-            done: Mutex::new(append(&run_dir.join("done.jsonl"))?),
+            done_sync: done.try_clone().map_err(io(&done_path))?,
+            done: Mutex::new(done),
             failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
             run_dir,
             pair_dir,
@@ -301,13 +337,14 @@ impl Journal {
         f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("done.jsonl")))
     }
 
-    /// A copy finished (or a checked object proved unchanged); `dest_etag` goes to the index.
-    pub fn copied(&self, key: &str, dest_etag: &str) -> Result<(), JournalError> {
-        self.done_line(&DoneRecord { k: key.to_string(), d: Some(dest_etag.to_string()), x: false })
+    /// A copy finished (or a checked object proved unchanged); `dest_etag` and the
+    /// destination's last-modified time (when the write reported it) go to the index.
+    pub fn copied(&self, key: &str, dest_etag: &str, dest_modified: Option<i64>) -> Result<(), JournalError> {
+        self.done_line(&DoneRecord { k: key.to_string(), d: Some(dest_etag.to_string()), dm: dest_modified, x: false })
     }
 
     pub fn deleted(&self, key: &str) -> Result<(), JournalError> {
-        self.done_line(&DoneRecord { k: key.to_string(), d: None, x: true })
+        self.done_line(&DoneRecord { k: key.to_string(), d: None, dm: None, x: true })
     }
 
     pub fn failed(&self, failure: &Failure) -> Result<(), JournalError> {
@@ -320,7 +357,7 @@ impl Journal {
     /// Makes completions durable (called every second and at the end).
     pub fn sync(&self) -> Result<(), JournalError> {
         let path = self.run_dir.join("done.jsonl");
-        self.done.lock().unwrap_or_else(|p| p.into_inner()).sync_data().map_err(io(&path))
+        self.done_sync.sync_data().map_err(io(&path))
     }
 
     /// Rebuilds the identity index from the old index, the plan and the completions; then
@@ -328,9 +365,9 @@ impl Journal {
     pub fn finish(self, clean: bool) -> Result<(), JournalError> {
         self.flush_plan()?;
         self.sync()?;
-        let mut done: HashMap<u128, Option<String>> = HashMap::new();
+        let mut done: HashMap<u128, Option<(String, Option<i64>)>> = HashMap::new();
         read_lines::<DoneRecord>(&self.run_dir.join("done.jsonl"), |d| {
-            done.insert(fnv128(d.k.as_bytes()), if d.x { None } else { d.d });
+            done.insert(fnv128(d.k.as_bytes()), if d.x { None } else { d.d.map(|e| (e, d.dm)) });
         })?;
         let index = self.pair_dir.join("index.jsonl");
         let tmp = self.pair_dir.join("index.jsonl.tmp");
@@ -363,20 +400,25 @@ impl Journal {
                     };
                     let completion = done.get(&fnv128(key.as_bytes()));
                     let next = match (&p, completion) {
-                        (PlanRecord::Skip { k, s, e, d }, _) => Some(Recorded {
+                        (PlanRecord::Skip { k, s, e, d, m, dm }, _) => Some(Recorded {
                             key: k.clone(),
                             source_etag: e.clone(),
                             source_size: *s,
                             dest_etag: d.clone(),
+                            source_modified: *m,
+                            dest_modified: *dm,
                         }),
-                        (PlanRecord::Copy { k, s, e, .. } | PlanRecord::Check { k, s, e, .. }, Some(Some(d))) => {
-                            Some(Recorded {
-                                key: k.clone(),
-                                source_etag: e.clone(),
-                                source_size: *s,
-                                dest_etag: d.clone(),
-                            })
-                        }
+                        (
+                            PlanRecord::Copy { k, s, e, m, .. } | PlanRecord::Check { k, s, e, m, .. },
+                            Some(Some((d, dm))),
+                        ) => Some(Recorded {
+                            key: k.clone(),
+                            source_etag: e.clone(),
+                            source_size: *s,
+                            dest_etag: d.clone(),
+                            source_modified: *m,
+                            dest_modified: *dm,
+                        }),
                         (PlanRecord::Delete { .. }, Some(None)) => None,
                         // Not done: what was true before still is.
                         _ => previous,
@@ -515,7 +557,7 @@ mod tests {
     }
 
     fn copy(k: &str, e: &str) -> PlanRecord {
-        PlanRecord::Copy { k: k.into(), s: 1, e: e.into(), r: Reason::New }
+        PlanRecord::Copy { k: k.into(), s: 1, e: e.into(), r: Reason::New, m: None }
     }
 
     fn index(dir: &Path, id: &RunIdentity) -> Vec<(String, String, String)> {
@@ -544,7 +586,7 @@ mod tests {
             j.plan(&copy(k, "e1")).unwrap();
         }
         j.flush_plan().unwrap();
-        j.copied("a", "d-a").unwrap();
+        j.copied("a", "d-a", None).unwrap();
         drop(j);
         // A crash mid-write leaves half a line in each file.
         let mut f = OpenOptions::new().append(true).open(id.run_dir(dir.path()).join("plan.jsonl")).unwrap();
@@ -579,11 +621,11 @@ mod tests {
         let id = id(Mode::Sync);
         let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
         j.plan(&copy("b", "eb")).unwrap();
-        j.plan(&PlanRecord::Skip { k: "c".into(), s: 1, e: "ec".into(), d: "dc".into() }).unwrap();
+        j.plan(&PlanRecord::Skip { k: "c".into(), s: 1, e: "ec".into(), d: "dc".into(), m: None, dm: None }).unwrap();
         j.plan(&copy("d", "ed")).unwrap();
         j.plan(&PlanRecord::End).unwrap();
-        j.copied("b", "db").unwrap();
-        j.copied("d", "dd").unwrap();
+        j.copied("b", "db", None).unwrap();
+        j.copied("d", "dd", None).unwrap();
         j.finish(true).unwrap();
         assert!(!id.run_dir(dir.path()).exists(), "a clean run leaves no journal behind");
         assert_eq!(
@@ -602,9 +644,9 @@ mod tests {
         j.plan(&PlanRecord::Delete { k: "c".into(), s: 1 }).unwrap();
         j.plan(&copy("e", "ee")).unwrap();
         j.plan(&PlanRecord::End).unwrap();
-        j.copied("a", "da").unwrap();
+        j.copied("a", "da", None).unwrap();
         j.deleted("c").unwrap();
-        j.copied("e", "de").unwrap();
+        j.copied("e", "de", None).unwrap();
         j.failed(&Failure { key: "b".into(), code: "AccessDenied".into(), message: "m".into(), attempts: 1 }).unwrap();
         j.finish(false).unwrap();
         assert!(id.run_dir(dir.path()).join("failed.jsonl").exists(), "a run with failures is kept for a retry");
@@ -620,6 +662,32 @@ mod tests {
         let mut r = IndexReader::for_run(dir.path(), &id).unwrap();
         let page: Vec<String> = r.page(10, Some("b")).unwrap().into_iter().map(|r| r.key).collect();
         assert_eq!(page, ["d", "e"]);
+    }
+
+    #[test]
+    fn last_modified_times_reach_the_index() {
+        // For stores that list no ETags, sync matches on the times (core::plan rule 2).
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Sync);
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.plan(&PlanRecord::Copy { k: "a".into(), s: 1, e: "".into(), r: Reason::New, m: Some(100) }).unwrap();
+        j.plan(&PlanRecord::Skip { k: "b".into(), s: 1, e: "".into(), d: "".into(), m: Some(110), dm: Some(210) })
+            .unwrap();
+        j.plan(&PlanRecord::Copy { k: "c".into(), s: 1, e: "".into(), r: Reason::New, m: Some(120) }).unwrap();
+        j.plan(&PlanRecord::End).unwrap();
+        j.copied("a", "da", Some(200)).unwrap();
+        j.copied("c", "dc", None).unwrap();
+        j.finish(true).unwrap();
+        let mut r = IndexReader::for_run(dir.path(), &id).unwrap();
+        let times: Vec<(String, Option<i64>, Option<i64>)> =
+            r.page(10, None).unwrap().into_iter().map(|r| (r.key, r.source_modified, r.dest_modified)).collect();
+        assert_eq!(
+            times,
+            [("a".into(), Some(100), Some(200)), ("b".into(), Some(110), Some(210)), ("c".into(), Some(120), None)]
+        );
+        // Older lines without times still read.
+        let plan: PlanRecord = serde_json::from_str(r#"{"op":"copy","k":"x","s":1,"e":"q","r":"new"}"#).unwrap();
+        assert_eq!(plan.listed().unwrap().modified, None);
     }
 
     #[test]

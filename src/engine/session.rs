@@ -213,6 +213,24 @@ impl Session {
         self.trackers.last().map(|t| t.fetches.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
+    /// The same identity for another bucket, sharing this session's credentials (one cache,
+    /// one renewal, one countdown): in `region`, or else the Region the bucket answers with.
+    /// Saves a second credential fetch and identity check when one identity works both sides.
+    pub async fn sibling(&self, via: &str, bucket: &str, region: Option<&str>) -> Session {
+        let mut s = self.clone();
+        s.info.via = via.to_string();
+        let region = match region {
+            Some(r) => Some(r.to_string()),
+            None => bucket_region(&self.s3, bucket).await,
+        };
+        if let Some(r) = region.filter(|r| *r != self.info.region) {
+            s.sdk = self.sdk.clone().into_builder().region(Region::new(r.clone())).build();
+            s.s3 = s3_client(&s.sdk, self.path_style);
+            s.info.region = r;
+        }
+        s
+    }
+
     /// An S3 client for another Region with the same credentials.
     pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
         let sdk = self.sdk.clone().into_builder().region(Region::new(region.to_string())).build();

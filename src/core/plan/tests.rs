@@ -1,11 +1,28 @@
 use super::*;
 
 fn obj(key: &str, size: u64, etag: &str) -> Listed {
-    Listed { key: key.to_string(), size, etag: etag.to_string() }
+    Listed { key: key.to_string(), size, etag: etag.to_string(), modified: None }
+}
+
+fn at(mut o: Listed, modified: i64) -> Listed {
+    o.modified = Some(modified);
+    o
 }
 
 fn rec(key: &str, source_etag: &str, source_size: u64, dest_etag: &str) -> Recorded {
-    Recorded { key: key.into(), source_etag: source_etag.into(), source_size, dest_etag: dest_etag.into() }
+    Recorded {
+        key: key.into(),
+        source_etag: source_etag.into(),
+        source_size,
+        dest_etag: dest_etag.into(),
+        source_modified: None,
+        dest_modified: None,
+    }
+}
+
+/// A record with the last-modified times of both sides (source, destination).
+fn rec_at(key: &str, source_etag: &str, source_size: u64, dest_etag: &str, (m, dm): (i64, i64)) -> Recorded {
+    Recorded { source_modified: Some(m), dest_modified: Some(dm), ..rec(key, source_etag, source_size, dest_etag) }
 }
 
 /// Runs a merge to the end, feeding each input `page` items at a time; returns the decisions
@@ -87,6 +104,48 @@ fn compare_rules() {
     let cases: Vec<(Listed, Option<Recorded>, &str)> = vec![(obj("k", 10, ""), None, "check k")];
     for (dest, recorded, want) in cases {
         assert_eq!(short(&compare(&s, &dest, recorded.as_ref())), want, "{dest:?} {recorded:?}");
+    }
+    // 2. without ETags, the index matches on last-modified times (source copied at 100, the
+    // destination written at 200)
+    let blank = at(obj("k", 10, ""), 100);
+    let rec = rec_at("k", "", 10, "d1", (100, 200));
+    let cases: Vec<(Listed, Listed, Option<Recorded>, &str)> = vec![
+        // nobody wrote either side since the copy
+        (blank.clone(), at(obj("k", 10, ""), 200), Some(rec.clone()), "skip k"),
+        // the source was rewritten (same size)
+        (at(obj("k", 10, ""), 101), at(obj("k", 10, ""), 200), Some(rec.clone()), "copy k Changed"),
+        // the destination was rewritten by someone else: the record no longer applies
+        (blank.clone(), at(obj("k", 10, ""), 201), Some(rec.clone()), "check k"),
+        // a destination listed without a time cannot match
+        (blank.clone(), obj("k", 10, ""), Some(rec.clone()), "check k"),
+        // a record without times (older s3ferry, or a write that reported none) proves nothing
+        (blank.clone(), at(obj("k", 10, ""), 200), Some(self::rec("k", "", 10, "d1")), "check k"),
+        // a source without a time cannot match
+        (obj("k", 10, ""), at(obj("k", 10, ""), 200), Some(rec.clone()), "check k"),
+        // ETags win where the listings have them: the record's destination ETag moved on
+        (
+            at(obj("k", 10, "src"), 100),
+            at(obj("k", 10, "d2"), 200),
+            Some(rec_at("k", "src", 10, "d1", (100, 200))),
+            "check k",
+        ),
+        // ... and the source ETag moved on although its time did not
+        (
+            at(obj("k", 10, "new"), 100),
+            at(obj("k", 10, "d1"), 200),
+            Some(rec_at("k", "src", 10, "d1", (100, 200))),
+            "copy k Changed",
+        ),
+        // a record with no source ETag falls back to the time
+        (
+            at(obj("k", 10, "src"), 100),
+            at(obj("k", 10, "d1"), 200),
+            Some(rec_at("k", "", 10, "d1", (100, 200))),
+            "skip k",
+        ),
+    ];
+    for (source, dest, recorded, want) in cases {
+        assert_eq!(short(&compare(&source, &dest, recorded.as_ref())), want, "{source:?} {dest:?} {recorded:?}");
     }
     assert!(resolve_check(&s, Some("\"src\"")));
     assert!(resolve_check(&s, Some("src")));

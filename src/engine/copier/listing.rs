@@ -3,9 +3,14 @@
 use crate::core::plan::Listed;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use crate::engine::copier::retry::{Class, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, classify};
 use crate::engine::errors::{describe_sdk_error, error_code};
 use crate::engine::session::Session;
+
+/// One page, `None` at the end; an error is (code, description).
+pub type Page = Result<Option<Vec<Listed>>, (String, String)>;
 
 /// A cursor over every object under a prefix, in S3's key order.
 pub struct ObjectPages {
@@ -42,8 +47,24 @@ impl ObjectPages {
         self
     }
 
+    /// Lists ahead in a task of its own, with up to `depth` pages waiting: the two sides of a
+    /// sync list at the same time, and each next page is on its way while this one is planned.
+    pub fn prefetch(mut self, depth: usize) -> Prefetched {
+        let (tx, rx) = mpsc::channel(depth.max(1));
+        let task = tokio::spawn(async move {
+            loop {
+                let page = self.next().await;
+                let last = !matches!(page, Ok(Some(_)));
+                if tx.send(page).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        Prefetched { rx, _task: super::AbortOnDrop(task), listed: 0, finished: false }
+    }
+
     /// The next page (keys relative to the prefix), `Ok(None)` at the end.
-    pub async fn next(&mut self) -> Result<Option<Vec<Listed>>, (String, String)> {
+    pub async fn next(&mut self) -> Page {
         if self.done {
             return Ok(None);
         }
@@ -86,6 +107,7 @@ impl ObjectPages {
                     key: key.get(prefix_len..)?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    modified: o.last_modified().and_then(|t| t.to_millis().ok()),
                 })
             })
             .collect();
@@ -93,5 +115,78 @@ impl ObjectPages {
         self.token = page.next_continuation_token().map(str::to_string);
         self.done = self.token.is_none();
         Ok(Some(objects))
+    }
+}
+
+/// A listing running ahead of its reader (see [`ObjectPages::prefetch`]); dropping it stops it.
+pub struct Prefetched {
+    rx: mpsc::Receiver<Page>,
+    _task: super::AbortOnDrop,
+    pub listed: u64,
+    finished: bool,
+}
+
+impl Prefetched {
+    /// The next page, `Ok(None)` at the end, as [`ObjectPages::next`].
+    pub async fn next(&mut self) -> Page {
+        if self.finished {
+            return Ok(None);
+        }
+        match self.rx.recv().await {
+            Some(Ok(Some(page))) => {
+                self.listed += page.len() as u64;
+                Ok(Some(page))
+            }
+            Some(Ok(None)) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Some(Err(e)) => {
+                self.finished = true;
+                Err(e)
+            }
+            // The task ended without saying the listing was complete: never take that as the end
+            // (a plan would then be marked complete with objects missing).
+            None => {
+                self.finished = true;
+                Err(("ListingStopped".into(), "the listing task stopped before the last page".into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(key: &str) -> Listed {
+        Listed { key: key.into(), size: 1, etag: "e".into(), modified: None }
+    }
+
+    fn prefetched(pages: Vec<Page>) -> Prefetched {
+        let (tx, rx) = mpsc::channel(pages.len().max(1));
+        for p in pages {
+            tx.try_send(p).unwrap();
+        }
+        let idle = tokio::spawn(async {});
+        Prefetched { rx, _task: super::super::AbortOnDrop(idle), listed: 0, finished: false }
+    }
+
+    #[tokio::test]
+    async fn a_listing_ends_only_when_it_says_so() {
+        let mut p = prefetched(vec![Ok(Some(vec![listed("a"), listed("b")])), Ok(None)]);
+        assert_eq!(p.next().await.unwrap().unwrap().len(), 2);
+        assert_eq!(p.next().await.unwrap(), None);
+        assert_eq!(p.next().await.unwrap(), None);
+        assert_eq!(p.listed, 2);
+
+        // The lister vanished after one page (a panic, an abort): an error, never "complete".
+        let mut p = prefetched(vec![Ok(Some(vec![listed("a")]))]);
+        assert!(p.next().await.unwrap().is_some());
+        assert_eq!(p.next().await.unwrap_err().0, "ListingStopped");
+
+        let mut p = prefetched(vec![Err(("AccessDenied".into(), "no".into()))]);
+        assert_eq!(p.next().await.unwrap_err().0, "AccessDenied");
+        assert_eq!(p.next().await.unwrap(), None, "nothing after the error");
     }
 }

@@ -212,6 +212,9 @@ pub fn resume_hint(config: &Config, halt: &crate::core::progress::Halt) -> Strin
 /// A background task that ends with the scope that started it, whichever way it is left.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
+/// Listing pages held ahead of the planner, per side.
+const PREFETCH: usize = 2;
+
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
@@ -281,16 +284,16 @@ pub async fn run_with(
             Method::Stream,
         ),
         None => {
-            let access = with_region(
-                config.source.access.clone(),
-                config.destination.access.region.clone(),
-                config.destination.access.endpoint_url.clone().or(endpoint.clone()),
-            );
-            (
-                Session::connect(&access, "source credentials (destination side)", Some(&config.destination.bucket))
-                    .await?,
-                Method::ServerSide,
-            )
+            let via = "source credentials (destination side)";
+            let dst_endpoint = config.destination.access.endpoint_url.clone();
+            let session = if dst_endpoint.is_none() || dst_endpoint == endpoint {
+                src.sibling(via, &config.destination.bucket, config.destination.access.region.as_deref()).await
+            } else {
+                let access =
+                    with_region(config.source.access.clone(), config.destination.access.region.clone(), dst_endpoint);
+                Session::connect(&access, via, Some(&config.destination.bucket)).await?
+            };
+            (session, Method::ServerSide)
         }
     };
 
@@ -422,12 +425,13 @@ pub async fn run_with(
         }))
     };
 
-    // Completions become durable every second.
+    // Completions become durable every second; fdatasync blocks, so not on a worker thread.
     let syncer = journal.clone().map(|j| {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = j.sync();
+                let j = j.clone();
+                let _ = tokio::task::spawn_blocking(move || j.sync()).await;
             }
         })
     });
@@ -686,8 +690,9 @@ impl Planner {
             }
         }
         let after = resumed.last_planned_key.as_deref();
-        let mut src =
-            ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after).renewing(&self.sessions[0]);
+        let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after)
+            .renewing(&self.sessions[0])
+            .prefetch(PREFETCH);
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
             if retry::classify(Some(&code), None, false) == retry::Class::Expired {
                 // Credentials that could not be renewed: a stop for re-authentication, like a
@@ -711,7 +716,13 @@ impl Planner {
                 let Some(page) = page else { break };
                 self.emit(TransferEvent::Listed { side: Side::Source, objects: src.listed });
                 for object in page.into_iter().filter(|o| self.filter.matches(&o.key)) {
-                    let rec = PlanRecord::Copy { k: object.key, s: object.size, e: object.etag, r: Reason::Requested };
+                    let rec = PlanRecord::Copy {
+                        k: object.key,
+                        s: object.size,
+                        e: object.etag,
+                        r: Reason::Requested,
+                        m: object.modified,
+                    };
                     if !self.plan(rec, &resumed, &tx).await? {
                         return Ok(false);
                     }
@@ -720,7 +731,8 @@ impl Planner {
             },
             Mode::Sync => {
                 let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
-                    .renewing(&self.sessions[1]);
+                    .renewing(&self.sessions[1])
+                    .prefetch(PREFETCH);
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
                     match merge.step() {
@@ -758,19 +770,7 @@ impl Planner {
                             }
                         }
                         Step::Decided(d) => {
-                            let rec = match d {
-                                Decision::Copy { object, reason } => {
-                                    PlanRecord::Copy { k: object.key, s: object.size, e: object.etag, r: reason }
-                                }
-                                Decision::Check { object, dest_etag } => {
-                                    PlanRecord::Check { k: object.key, s: object.size, e: object.etag, d: dest_etag }
-                                }
-                                Decision::Skip { object, dest_etag } => {
-                                    PlanRecord::Skip { k: object.key, s: object.size, e: object.etag, d: dest_etag }
-                                }
-                                Decision::Delete { key, size } => PlanRecord::Delete { k: key, s: size },
-                                Decision::Extra { .. } => continue,
-                            };
+                            let Some(rec) = PlanRecord::from_decision(d) else { continue };
                             if !self.plan(rec, &resumed, &tx).await? {
                                 return Ok(false);
                             }
@@ -841,8 +841,8 @@ async fn verify(
     filter: Filter,
     mut index: IndexReader,
 ) -> Result<VerifyReport, TransferError> {
-    let mut src = ObjectPages::new(src_s3.clone(), &ctx.src_bucket, &ctx.src_prefix, None);
-    let mut dst = ObjectPages::new(dst_s3.clone(), &ctx.dst_bucket, &ctx.dst_prefix, None);
+    let mut src = ObjectPages::new(src_s3.clone(), &ctx.src_bucket, &ctx.src_prefix, None).prefetch(PREFETCH);
+    let mut dst = ObjectPages::new(dst_s3.clone(), &ctx.dst_bucket, &ctx.dst_prefix, None).prefetch(PREFETCH);
     let mut merge = SyncMerge::new(filter, false);
     let report = Arc::new(Mutex::new(VerifyReport::default()));
     let mut checks = JoinSet::new();

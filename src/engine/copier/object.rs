@@ -44,9 +44,10 @@ pub fn tagging_query(tags: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// What a finished object reports.
+/// What a finished object reports. `dest_modified` is the destination's last-modified time
+/// (ms) when the write reported one (CopyObject does), for stores that list no ETags.
 pub enum Outcome {
-    Copied { dest_etag: String },
+    Copied { dest_etag: String, dest_modified: Option<i64> },
     Unchanged { dest_etag: String },
     Deleted,
 }
@@ -231,23 +232,28 @@ impl Ctx {
 
 /// Runs one task to its end and records the outcome (journal + event).
 pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
-    let (key, size) = match &task {
-        Task::Copy(o) | Task::Check(o) => (o.key.clone(), o.size),
-        Task::Delete { key, size } => (key.clone(), *size),
-    };
-    let result = match task {
-        Task::Copy(o) => copy(&ctx, &o, permit).await,
-        Task::Check(o) => check(&ctx, &o, permit).await,
-        Task::Delete { key, .. } => delete(&ctx, &key, permit).await,
+    let (key, size, result) = match task {
+        Task::Copy(o) => {
+            let r = copy(&ctx, &o, permit).await;
+            (o.key, o.size, r)
+        }
+        Task::Check(o) => {
+            let r = check(&ctx, &o, permit).await;
+            (o.key, o.size, r)
+        }
+        Task::Delete { key, size } => {
+            let r = delete(&ctx, &key, permit).await;
+            (key, size, r)
+        }
     };
     match result {
-        Ok(Outcome::Copied { dest_etag }) => {
-            ctx.record(|j| j.copied(&key, &dest_etag));
+        Ok(Outcome::Copied { dest_etag, dest_modified }) => {
+            ctx.record(|j| j.copied(&key, &dest_etag, dest_modified));
             let parted = !matches!(part_plan_for(&ctx, size), PartPlan::Single);
             ctx.emit(TransferEvent::Copied { bytes: size, parted });
         }
         Ok(Outcome::Unchanged { dest_etag }) => {
-            ctx.record(|j| j.copied(&key, &dest_etag));
+            ctx.record(|j| j.copied(&key, &dest_etag, None));
             ctx.emit(TransferEvent::Skipped { bytes: size });
         }
         Ok(Outcome::Deleted) => {
@@ -284,7 +290,11 @@ async fn copy(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
     match (ctx.method, part_plan_for(ctx, o.size)) {
         (Method::ServerSide, PartPlan::Single) => copy_single(ctx, o, permit).await,
         (Method::Stream, PartPlan::Single) => stream_single(ctx, o, permit).await,
-        (method, PartPlan::Multipart { part_size, count }) => multipart(ctx, o, permit, method, part_size, count).await,
+        // Boxed: the multipart state machine is large, and every spawned object task would
+        // otherwise carry (and move) it, single copies included.
+        (method, PartPlan::Multipart { part_size, count }) => {
+            Box::pin(multipart(ctx, o, permit, method, part_size, count)).await
+        }
     }
 }
 
@@ -308,8 +318,12 @@ async fn copy_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
         })
         .await?;
     drop(permit);
-    match out.copy_object_result().and_then(|r| r.e_tag()) {
-        Some(etag) => Ok(Outcome::Copied { dest_etag: etag.trim_matches('"').to_string() }),
+    let result = out.copy_object_result();
+    match result.and_then(|r| r.e_tag()) {
+        Some(etag) => Ok(Outcome::Copied {
+            dest_etag: etag.trim_matches('"').to_string(),
+            dest_modified: result.and_then(|r| r.last_modified()).and_then(|t| t.to_millis().ok()),
+        }),
         None => Err(Failed {
             error: OpError::fatal("InvalidResponse", "CopyObject answered without a CopyObjectResult".into()),
             attempts: 1,
@@ -382,7 +396,10 @@ async fn stream_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
         })
         .await?;
     drop(permit);
-    Ok(Outcome::Copied { dest_etag: out.e_tag().unwrap_or_default().trim_matches('"').to_string() })
+    Ok(Outcome::Copied {
+        dest_etag: out.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+        dest_modified: None,
+    })
 }
 
 fn size_mismatch(op: &'static str, got: u64, want: u64) -> Failed {
@@ -568,8 +585,10 @@ async fn multipart(
         Ok(h) if h.content_length() != Some(o.size as i64) => {
             Err(size_mismatch("HeadObject (destination)", h.content_length().unwrap_or(0).max(0) as u64, o.size))
         }
-        Ok(_) => Ok(Outcome::Copied { dest_etag }),
-        Err(f) if matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => Ok(Outcome::Copied { dest_etag }),
+        Ok(_) => Ok(Outcome::Copied { dest_etag, dest_modified: None }),
+        Err(f) if matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => {
+            Ok(Outcome::Copied { dest_etag, dest_modified: None })
+        }
         Err(f) => Err(f),
     }
 }
