@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the peer benchmark's results (JSON lines written by scripts/bench-peers) as a table.
 
-usage: table.py RESULTS.jsonl [--markdown]
+usage: table.py RESULTS.jsonl [MORE.jsonl...] [--markdown]   (several runs' results read as one)
 
 One row per run: workload, delay, tool, settings, objects, objects/s, MiB/s, wall s, client CPU s
 per 1,000 objects, bed CPU s (client + proxy + server), peak RSS, load average at the start, and
@@ -32,9 +32,9 @@ def rate(r):
 
 
 def main():
-    path = sys.argv[1]
+    paths = [a for a in sys.argv[1:] if not a.startswith("--")]
     markdown = "--markdown" in sys.argv
-    rows = [json.loads(line) for line in open(path) if line.strip()]
+    rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
     ref = {}
     for r in rows:
         if r["tool"] == "s3ferry" and r.get("reference") and rate(r):
