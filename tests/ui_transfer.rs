@@ -303,6 +303,34 @@ fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
 }
 
 #[test]
+fn ctrl_c_during_a_run_stops_it_and_leaves_when_it_has_stopped() {
+    let ctrl_c =
+        || Msg::Key(crossterm::event::KeyEvent::new(KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL));
+    let ended = || Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() }));
+
+    let mut s = running();
+    assert_eq!(update(&mut s, ctrl_c()), [Command::Engine(EngineCommand::Cancel)], "no question: Ctrl-C means stop");
+    assert_eq!(s.dashboard.phase, RunPhase::Cancelling);
+    let lines = text(&render(&mut s, 80, 24)).join("\n");
+    assert!(lines.contains("Ctrl-C: stopping"), "{lines}");
+    // Progress from the requests in flight still counts; the console stays until the run ends.
+    assert!(
+        update(&mut s, Msg::Engine(EngineEvent::Transfer(TransferEvent::Copied { bytes: MIB, parted: false })))
+            .is_empty()
+    );
+    assert_eq!(update(&mut s, ended()), [Command::Quit]);
+
+    // A second Ctrl-C does not wait.
+    let mut s = running();
+    update(&mut s, ctrl_c());
+    assert_eq!(update(&mut s, ctrl_c()), [Command::Quit]);
+
+    // Outside a run, Ctrl-C quits at once.
+    let mut s = planned(None);
+    assert_eq!(update(&mut s, ctrl_c()), [Command::Quit]);
+}
+
+#[test]
 fn expired_credentials_stop_the_run_and_r_resumes_it() {
     let mut s = running();
     let halt = Halt { side: Side::Source, expired: true };

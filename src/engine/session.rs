@@ -288,7 +288,10 @@ fn explain_identity_failure(access: &Access, detail: &str) -> String {
 struct Tracked {
     inner: SharedCredentialsProvider,
     tx: watch::Sender<Option<Observed>>,
-    cache: tokio::sync::Mutex<Option<Credentials>>,
+    /// Read by every request; written only by a fetch.
+    cache: std::sync::RwLock<Option<Credentials>>,
+    /// One fetch at a time: requests that find the cache stale wait here for it.
+    fetching: tokio::sync::Mutex<()>,
     /// Set by `invalidate`: the cached credentials were refused.
     stale: AtomicBool,
     fetched_at: Mutex<Option<Instant>>,
@@ -300,7 +303,8 @@ impl Tracked {
         Arc::new(Tracked {
             inner,
             tx,
-            cache: tokio::sync::Mutex::new(None),
+            cache: std::sync::RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(false),
             fetched_at: Mutex::new(None),
             fetches: AtomicU64::new(0),
@@ -318,21 +322,31 @@ impl Tracked {
         }
     }
 
+    /// The cached credentials unless refused or due for renewal.
+    fn cached(&self) -> Option<Credentials> {
+        if self.stale.load(Ordering::Acquire) {
+            return None;
+        }
+        let slot = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().filter(|c| c.expiry().is_none_or(|e| e > SystemTime::now() + RENEW_BEFORE_EXPIRY)).cloned()
+    }
+
+    /// Every request asks here, so the common case takes only a read lock; a renewal is
+    /// fetched once while the requests that need it wait.
     async fn credentials(&self) -> aws_credential_types::provider::Result {
-        let mut slot = self.cache.lock().await;
-        let due = |c: &Credentials| c.expiry().is_some_and(|e| e <= SystemTime::now() + RENEW_BEFORE_EXPIRY);
-        if let Some(c) = slot.as_ref()
-            && !self.stale.load(Ordering::Acquire)
-            && !due(c)
-        {
-            return Ok(c.clone());
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        let _one = self.fetching.lock().await;
+        if let Some(c) = self.cached() {
+            return Ok(c); // renewed while this request waited
         }
         let creds = self.inner.provide_credentials().await?;
+        *self.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(creds.clone());
         self.stale.store(false, Ordering::Release);
         *self.fetched_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.fetches.fetch_add(1, Ordering::Relaxed);
         self.tx.send_replace(Some(Observed { expiry: creds.expiry(), source: source_of(&creds) }));
-        *slot = Some(creds.clone());
         Ok(creds)
     }
 }

@@ -59,7 +59,7 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("b", "S3 Batch Operations: plan, create (asks) and watch a job", Action::Batch),
     ("?", "show or hide this help", Action::Help),
     ("Esc", "close help or detail, clear the filter, go back", Action::Close),
-    ("q / Ctrl-C", "quit (during a run, q asks to cancel first)", Action::Quit),
+    ("q / Ctrl-C", "quit (in a run: q asks first, Ctrl-C stops it, then quits)", Action::Quit),
 ];
 
 /// Maps a key to an action on `screen` in normal (non-editing) mode.

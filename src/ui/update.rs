@@ -11,7 +11,7 @@ use crate::ui::action::{Action, action_for};
 use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::batch;
 use crate::ui::screens::browse::Connection;
-use crate::ui::screens::dashboard::{DEFAULT_EXPORT_FILE, RunPhase};
+use crate::ui::screens::dashboard::{DEFAULT_EXPORT_FILE, DashboardState, RunPhase};
 use crate::ui::screens::plan::PlanPhase;
 use crate::ui::screens::preflight::{self, Run};
 use crate::ui::state::{AppState, Screen};
@@ -33,6 +33,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
         }
         Msg::Engine(event) => {
             on_engine(state, event);
+            let d = &state.dashboard;
+            if d.quit_when_stopped && !matches!(d.phase, RunPhase::Running | RunPhase::Cancelling) {
+                return vec![Command::Quit];
+            }
             Vec::new()
         }
         Msg::Written(result) => {
@@ -120,7 +124,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
 fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
     if ctrl_c {
-        return vec![Command::Quit];
+        return interrupt(&mut state.dashboard);
     }
     if state.screen == Screen::Dashboard
         && !state.help
@@ -208,6 +212,24 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
 
 /// Keys the dashboard takes before the keymap: the cancel confirmation, the export prompt and
 /// the filter being typed. `None` when the key is for the keymap.
+/// Ctrl-C. During a run it stops the run as a confirmed cancel would (requests in flight finish,
+/// the journal keeps the rest) and the console leaves once the engine says the run ended; a
+/// second Ctrl-C leaves at once (the journal still holds every finished copy). Otherwise it quits.
+fn interrupt(d: &mut DashboardState) -> Vec<Command> {
+    if d.quit_when_stopped || !matches!(d.phase, RunPhase::Running | RunPhase::Cancelling) {
+        return vec![Command::Quit];
+    }
+    d.quit_when_stopped = true;
+    d.confirm_cancel = false;
+    d.message =
+        Some("Ctrl-C: stopping; requests in flight finish and the journal is saved. Ctrl-C again quits now".into());
+    if d.phase == RunPhase::Running {
+        d.phase = RunPhase::Cancelling;
+        return vec![Command::Engine(EngineCommand::Cancel)];
+    }
+    Vec::new()
+}
+
 fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> {
     let d = &mut state.dashboard;
     if d.confirm_cancel {

@@ -42,6 +42,8 @@ pub struct DashboardState {
     pub history: History,
     pub phase: RunPhase,
     pub confirm_cancel: bool,
+    /// Ctrl-C during a run: leave the console once the run has stopped.
+    pub quit_when_stopped: bool,
     /// Error table: selected row among the filtered failures, the filter, and whether it is
     /// being typed.
     pub selected: usize,
@@ -62,6 +64,7 @@ impl Default for DashboardState {
             history: History::default(),
             phase: RunPhase::Idle,
             confirm_cancel: false,
+            quit_when_stopped: false,
             selected: 0,
             filter: Input::default(),
             filtering: false,
