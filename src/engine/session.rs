@@ -22,6 +22,8 @@ use crate::engine::errors::describe_sdk_error;
 
 /// How long connecting and resolving an identity may take before we give up with a message.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// TCP connect timeout of every client.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Renew cached credentials this long before they expire, so in-flight requests never carry
 /// credentials that die mid-request.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
@@ -89,10 +91,7 @@ impl Session {
 
     async fn connect_inner(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .read_timeout(Duration::from_secs(60))
-                .build(),
+            TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(Duration::from_secs(60)).build(),
         );
         if let Some(p) = &access.profile {
             loader = loader.profile_name(p);

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::types::{ObjectCannedAcl, ObjectOwnership};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -225,10 +226,22 @@ fn who(info: &SessionInfo) -> String {
     format!("{} (account {})", info.identity.arn, info.identity.account)
 }
 
+/// How long a copier request may wait for its answer. A server-side copy answers only when
+/// the copy is done (S3 keeps the connection alive meanwhile; other stores send nothing), and a
+/// 5 GiB UploadPartCopy can take minutes: the sessions' 60 s would cut it off and its retry
+/// would start it again while the first one still runs. Stalled bodies are caught separately.
+const COPY_READ_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 /// A copy of a session's S3 client with the SDK's retries off: the copier retries itself so
 /// throttles and retries are visible as events and drive the concurrency limit.
 fn no_retry(s3: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(s3.config().to_builder().retry_config(RetryConfig::disabled()).build())
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(crate::engine::session::CONNECT_TIMEOUT)
+        .read_timeout(COPY_READ_TIMEOUT)
+        .build();
+    aws_sdk_s3::Client::from_conf(
+        s3.config().to_builder().retry_config(RetryConfig::disabled()).timeout_config(timeouts).build(),
+    )
 }
 
 fn with_region(mut access: Access, region: Option<String>, endpoint: Option<String>) -> Access {
