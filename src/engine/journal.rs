@@ -18,11 +18,10 @@
 //! never copied again, a complete plan is replayed without listing anything, and an incomplete
 //! plan is continued from its last key (ListObjectsV2 `StartAfter`) on both sides.
 //! When a run ends, the index is rebuilt by merging the old index with the plan and the
-//! completions (a sorted merge; the completions of this run are held in memory, about 80 bytes
-//! each). A run with no failures then removes its directory; otherwise the next run resumes it
+//! completions: a sorted merge in bounded memory (the completions are sorted in chunks of
+//! 50,000 spilled to `done-sorted-N.jsonl` and merged). A run with no failures then removes its directory; otherwise the next run resumes it
 //! and retries only what is not done.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -363,12 +362,13 @@ impl Journal {
     /// Rebuilds the identity index from the old index, the plan and the completions; then
     /// removes the run directory when `clean` (nothing failed, plan complete).
     pub fn finish(self, clean: bool) -> Result<(), JournalError> {
+        self.finish_in_chunks(clean, DONE_CHUNK)
+    }
+
+    fn finish_in_chunks(self, clean: bool, chunk: usize) -> Result<(), JournalError> {
         self.flush_plan()?;
         self.sync()?;
-        let mut done: HashMap<u128, Option<(String, Option<i64>)>> = HashMap::new();
-        read_lines::<DoneRecord>(&self.run_dir.join("done.jsonl"), |d| {
-            done.insert(fnv128(d.k.as_bytes()), if d.x { None } else { d.d.map(|e| (e, d.dm)) });
-        })?;
+        let mut done = SortedDone::new(&self.run_dir, chunk)?;
         let index = self.pair_dir.join("index.jsonl");
         let tmp = self.pair_dir.join("index.jsonl.tmp");
         {
@@ -398,8 +398,8 @@ impl Journal {
                         Some(r) if r.key == key => old.take()?,
                         _ => None,
                     };
-                    let completion = done.get(&fnv128(key.as_bytes()));
-                    let next = match (&p, completion) {
+                    let completion = done.take(key)?;
+                    let next = match (&p, completion.as_ref()) {
                         (PlanRecord::Skip { k, s, e, d, m, dm }, _) => Some(Recorded {
                             key: k.clone(),
                             source_etag: e.clone(),
@@ -442,10 +442,110 @@ impl Journal {
             file.sync_all().map_err(io(&tmp))?;
         }
         fs::rename(&tmp, &index).map_err(io(&index))?;
+        done.remove_runs();
         if clean {
             fs::remove_dir_all(&self.run_dir).map_err(io(&self.run_dir))?;
         }
         Ok(())
+    }
+}
+
+/// A key's last completion: `Some((dest ETag, dest last-modified))`, or `None` when deleted.
+type Completion = Option<(String, Option<i64>)>;
+
+/// Completions held in memory at once while the index is rebuilt.
+const DONE_CHUNK: usize = 50_000;
+
+/// This run's completions in key order, in bounded memory. `done.jsonl` is in completion order,
+/// so it is cut into runs of at most `chunk` records, each sorted by key and written to a file,
+/// and the runs are merged. For a key completed more than once the last record wins (a stable
+/// sort keeps completion order inside a run, and later runs hold later completions).
+struct SortedDone {
+    runs: Vec<(PathBuf, BufReader<File>)>,
+    heads: Vec<Option<DoneRecord>>,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(String, usize)>>,
+}
+
+impl SortedDone {
+    fn new(run_dir: &Path, chunk: usize) -> Result<SortedDone, JournalError> {
+        let mut paths = Vec::new();
+        let mut batch: Vec<DoneRecord> = Vec::new();
+        let spill = |batch: &mut Vec<DoneRecord>, paths: &mut Vec<PathBuf>| -> Result<(), JournalError> {
+            batch.sort_by(|a, b| a.k.cmp(&b.k));
+            let path = run_dir.join(format!("done-sorted-{}.jsonl", paths.len()));
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io(&path))?;
+            let mut out = BufWriter::new(file);
+            for d in batch.drain(..) {
+                serde_json::to_writer(&mut out, &d).map_err(|e| io(&path)(e.into()))?;
+                out.write_all(b"\n").map_err(io(&path))?;
+            }
+            out.flush().map_err(io(&path))?;
+            paths.push(path);
+            Ok(())
+        };
+        let mut failed = None;
+        read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
+            batch.push(d);
+            if batch.len() >= chunk.max(1) && failed.is_none() {
+                failed = spill(&mut batch, &mut paths).err();
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if !batch.is_empty() {
+            spill(&mut batch, &mut paths)?;
+        }
+        let mut sorted = SortedDone { runs: Vec::new(), heads: Vec::new(), heap: Default::default() };
+        for path in paths {
+            let reader = BufReader::new(File::open(&path).map_err(io(&path))?);
+            sorted.runs.push((path, reader));
+            sorted.heads.push(None);
+            sorted.advance(sorted.runs.len() - 1)?;
+        }
+        Ok(sorted)
+    }
+
+    /// Reads run `i`'s next record into its head and the heap.
+    fn advance(&mut self, i: usize) -> Result<(), JournalError> {
+        let (path, reader) = &mut self.runs[i];
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).map_err(io(path))?;
+        self.heads[i] = if n == 0 { None } else { serde_json::from_str(&line).ok() };
+        if let Some(d) = &self.heads[i] {
+            self.heap.push(std::cmp::Reverse((d.k.clone(), i)));
+        }
+        Ok(())
+    }
+
+    /// The last completion of `key` (`Some(None)`: deleted), dropping any for earlier keys.
+    /// Keys must be asked for in ascending order.
+    fn take(&mut self, key: &str) -> Result<Option<Completion>, JournalError> {
+        let mut found = None;
+        while let Some(std::cmp::Reverse((k, i))) = self.heap.peek().cloned() {
+            if k.as_str() > key {
+                break;
+            }
+            self.heap.pop();
+            let d = self.heads[i].take().expect("a run in the heap has a head");
+            if k == key {
+                found = Some(if d.x { None } else { d.d.map(|e| (e, d.dm)) });
+            }
+            self.advance(i)?;
+        }
+        Ok(found)
+    }
+
+    fn remove_runs(&mut self) {
+        for (path, _) in self.runs.drain(..) {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
@@ -662,6 +762,45 @@ mod tests {
         let mut r = IndexReader::for_run(dir.path(), &id).unwrap();
         let page: Vec<String> = r.page(10, Some("b")).unwrap().into_iter().map(|r| r.key).collect();
         assert_eq!(page, ["d", "e"]);
+    }
+
+    #[test]
+    fn completions_merge_in_bounded_chunks_and_the_last_one_wins() {
+        // Chunks of 2 records: completions arrive out of key order, one key twice (a resumed
+        // run), one deleted; the index must be what one big in-memory map would give.
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Sync);
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        for k in ["a", "b", "c", "d", "e"] {
+            j.plan(&copy(k, &format!("e{k}"))).unwrap();
+        }
+        j.plan(&PlanRecord::Delete { k: "f".into(), s: 1 }).unwrap();
+        j.plan(&PlanRecord::End).unwrap();
+        j.copied("e", "de", None).unwrap();
+        j.copied("c", "dc-first", None).unwrap();
+        j.deleted("f").unwrap();
+        j.copied("a", "da", None).unwrap();
+        j.copied("c", "dc", None).unwrap();
+        j.copied("zz", "stray", None).unwrap(); // not in the plan: ignored
+        j.copied("b", "db", None).unwrap();
+        let run_dir = j.run_dir.clone();
+        j.finish_in_chunks(false, 2).unwrap();
+        assert_eq!(
+            index(dir.path(), &id),
+            [
+                ("a".into(), "ea".into(), "da".into()),
+                ("b".into(), "eb".into(), "db".into()),
+                ("c".into(), "ec".into(), "dc".into()),
+                ("e".into(), "ee".into(), "de".into()),
+            ],
+            "d never completed and has no record; c's later completion wins"
+        );
+        let left: Vec<String> = fs::read_dir(&run_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("done-sorted"))
+            .collect();
+        assert!(left.is_empty(), "the sorted runs are removed: {left:?}");
     }
 
     #[test]
