@@ -71,6 +71,18 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// What the index keeps about `source` once its copy at the destination has `dest_etag`.
+    pub fn of(source: Listed, dest_etag: String, dest_modified: Option<i64>) -> Recorded {
+        Recorded {
+            key: source.key,
+            source_etag: source.etag,
+            source_size: source.size,
+            dest_etag,
+            source_modified: source.modified,
+            dest_modified,
+        }
+    }
+
     /// Whether this record is about the destination object listed now: same ETag, or, where
     /// the store lists no ETags, the last-modified time s3ferry saw right after writing it.
     pub fn describes(&self, dest: &Listed) -> bool {

@@ -19,7 +19,8 @@
 //! plan is continued from its last key (ListObjectsV2 `StartAfter`) on both sides.
 //! When a run ends, the index is rebuilt by merging the old index with the plan and the
 //! completions: a sorted merge in bounded memory (the completions are sorted in chunks of
-//! 50,000 spilled to `done-sorted-N.jsonl` and merged). A run with no failures then removes its directory; otherwise the next run resumes it
+//! 50,000, all but the last spilled to `done-sorted-N.jsonl`, and merged). A run with no
+//! failures then removes its directory; otherwise the next run resumes it
 //! and retries only what is not done.
 
 use std::fs::{self, File, OpenOptions};
@@ -400,25 +401,10 @@ impl Journal {
                     };
                     let completion = done.take(key)?;
                     let next = match (&p, completion.as_ref()) {
-                        (PlanRecord::Skip { k, s, e, d, m, dm }, _) => Some(Recorded {
-                            key: k.clone(),
-                            source_etag: e.clone(),
-                            source_size: *s,
-                            dest_etag: d.clone(),
-                            source_modified: *m,
-                            dest_modified: *dm,
-                        }),
-                        (
-                            PlanRecord::Copy { k, s, e, m, .. } | PlanRecord::Check { k, s, e, m, .. },
-                            Some(Some((d, dm))),
-                        ) => Some(Recorded {
-                            key: k.clone(),
-                            source_etag: e.clone(),
-                            source_size: *s,
-                            dest_etag: d.clone(),
-                            source_modified: *m,
-                            dest_modified: *dm,
-                        }),
+                        (PlanRecord::Skip { d, dm, .. }, _) => p.listed().map(|o| Recorded::of(o, d.clone(), *dm)),
+                        (PlanRecord::Copy { .. } | PlanRecord::Check { .. }, Some(Some((d, dm)))) => {
+                            p.listed().map(|o| Recorded::of(o, d.clone(), *dm))
+                        }
                         (PlanRecord::Delete { .. }, Some(None)) => None,
                         // Not done: what was true before still is.
                         _ => previous,
@@ -457,13 +443,20 @@ type Completion = Option<(String, Option<i64>)>;
 const DONE_CHUNK: usize = 50_000;
 
 /// This run's completions in key order, in bounded memory. `done.jsonl` is in completion order,
-/// so it is cut into runs of at most `chunk` records, each sorted by key and written to a file,
-/// and the runs are merged. For a key completed more than once the last record wins (a stable
-/// sort keeps completion order inside a run, and later runs hold later completions).
+/// so it is cut into runs of at most `chunk` records, each sorted by key, and the runs are
+/// merged. Full runs are written to files; the last one stays in memory, so a run with fewer
+/// than `chunk` completions writes nothing extra. For a key completed more than once the last
+/// record wins (a stable sort keeps completion order inside a run, and later runs hold later
+/// completions).
 struct SortedDone {
-    runs: Vec<(PathBuf, BufReader<File>)>,
+    runs: Vec<SortedRun>,
     heads: Vec<Option<DoneRecord>>,
     heap: std::collections::BinaryHeap<std::cmp::Reverse<(String, usize)>>,
+}
+
+enum SortedRun {
+    File(PathBuf, BufReader<File>),
+    Memory(std::vec::IntoIter<DoneRecord>),
 }
 
 impl SortedDone {
@@ -499,25 +492,30 @@ impl SortedDone {
         if let Some(e) = failed {
             return Err(e);
         }
-        if !batch.is_empty() {
-            spill(&mut batch, &mut paths)?;
-        }
-        let mut sorted = SortedDone { runs: Vec::new(), heads: Vec::new(), heap: Default::default() };
+        batch.sort_by(|a, b| a.k.cmp(&b.k));
+        let mut runs = Vec::new();
         for path in paths {
             let reader = BufReader::new(File::open(&path).map_err(io(&path))?);
-            sorted.runs.push((path, reader));
-            sorted.heads.push(None);
-            sorted.advance(sorted.runs.len() - 1)?;
+            runs.push(SortedRun::File(path, reader));
+        }
+        runs.push(SortedRun::Memory(batch.into_iter()));
+        let mut sorted = SortedDone { heads: runs.iter().map(|_| None).collect(), runs, heap: Default::default() };
+        for i in 0..sorted.runs.len() {
+            sorted.advance(i)?;
         }
         Ok(sorted)
     }
 
     /// Reads run `i`'s next record into its head and the heap.
     fn advance(&mut self, i: usize) -> Result<(), JournalError> {
-        let (path, reader) = &mut self.runs[i];
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(io(path))?;
-        self.heads[i] = if n == 0 { None } else { serde_json::from_str(&line).ok() };
+        self.heads[i] = match &mut self.runs[i] {
+            SortedRun::Memory(records) => records.next(),
+            SortedRun::File(path, reader) => {
+                let mut line = String::new();
+                let n = reader.read_line(&mut line).map_err(io(path))?;
+                if n == 0 { None } else { serde_json::from_str(&line).ok() }
+            }
+        };
         if let Some(d) = &self.heads[i] {
             self.heap.push(std::cmp::Reverse((d.k.clone(), i)));
         }
@@ -528,11 +526,8 @@ impl SortedDone {
     /// Keys must be asked for in ascending order.
     fn take(&mut self, key: &str) -> Result<Option<Completion>, JournalError> {
         let mut found = None;
-        while let Some(std::cmp::Reverse((k, i))) = self.heap.peek().cloned() {
-            if k.as_str() > key {
-                break;
-            }
-            self.heap.pop();
+        while self.heap.peek().is_some_and(|std::cmp::Reverse((k, _))| k.as_str() <= key) {
+            let Some(std::cmp::Reverse((k, i))) = self.heap.pop() else { break };
             let d = self.heads[i].take().expect("a run in the heap has a head");
             if k == key {
                 found = Some(if d.x { None } else { d.d.map(|e| (e, d.dm)) });
@@ -543,8 +538,10 @@ impl SortedDone {
     }
 
     fn remove_runs(&mut self) {
-        for (path, _) in self.runs.drain(..) {
-            let _ = fs::remove_file(path);
+        for run in self.runs.drain(..) {
+            if let SortedRun::File(path, _) = run {
+                let _ = fs::remove_file(path);
+            }
         }
     }
 }

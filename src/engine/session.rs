@@ -223,17 +223,20 @@ impl Session {
             None => bucket_region(&self.s3, bucket).await,
         };
         if let Some(r) = region.filter(|r| *r != self.info.region) {
-            s.sdk = self.sdk.clone().into_builder().region(Region::new(r.clone())).build();
+            s.sdk = self.sdk_in(&r);
             s.s3 = s3_client(&s.sdk, self.path_style);
             s.info.region = r;
         }
         s
     }
 
+    fn sdk_in(&self, region: &str) -> SdkConfig {
+        self.sdk.clone().into_builder().region(Region::new(region.to_string())).build()
+    }
+
     /// An S3 client for another Region with the same credentials.
     pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
-        let sdk = self.sdk.clone().into_builder().region(Region::new(region.to_string())).build();
-        s3_client(&sdk, self.path_style)
+        s3_client(&self.sdk_in(region), self.path_style)
     }
 
     /// Makes one cheap signed call so the SDK's cache renews credentials that are due, then

@@ -213,14 +213,14 @@ pub fn resume_hint(config: &Config, halt: &crate::core::progress::Halt) -> Strin
 /// A background task that ends with the scope that started it, whichever way it is left.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-/// Listing pages held ahead of the planner, per side.
-const PREFETCH: usize = 2;
-
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
+
+/// Listing pages held ahead of the planner, per side.
+const PREFETCH: usize = 2;
 
 fn who(info: &SessionInfo) -> String {
     format!("{} (account {})", info.identity.arn, info.identity.account)
