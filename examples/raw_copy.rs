@@ -14,7 +14,8 @@
 //! `copy` streams ListObjectsV2 pages into CopyObject calls; `copy-large` is CreateMultipartUpload,
 //! UploadPartCopy for every part, CompleteMultipartUpload; `sync` lists both sides and copies what is
 //! missing, differs in size or is newer at the source (the rule aws cli and s5cmd use); `verify`
-//! HEADs every K-th source key on both sides and counts ETag mismatches. Each command prints one
+//! HEADs every K-th source key on both sides and counts ETag mismatches. Listings ask for
+//! `--page-size` keys a page (default 1,000, S3's maximum). Each command prints one
 //! JSON line: `{"op","objects","bytes","seconds","inflight","errors"}`. Credentials come from
 //! AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default `bench`/`benchsecret`).
 
@@ -133,8 +134,8 @@ struct Entry {
 }
 
 /// Streams every key of `bucket` into `tx` (page by page), returning how many.
-async fn list_into(s3: Client, bucket: String, tx: mpsc::Sender<(String, Entry)>) -> Res<u64> {
-    let mut pages = s3.list_objects_v2().bucket(&bucket).into_paginator().send();
+async fn list_into(s3: Client, bucket: String, page_size: i32, tx: mpsc::Sender<(String, Entry)>) -> Res<u64> {
+    let mut pages = s3.list_objects_v2().bucket(&bucket).max_keys(page_size).into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
         let page = page.map_err(err)?;
@@ -152,9 +153,9 @@ async fn list_into(s3: Client, bucket: String, tx: mpsc::Sender<(String, Entry)>
     Ok(n)
 }
 
-async fn list_all(s3: &Client, bucket: &str) -> Res<HashMap<String, Entry>> {
+async fn list_all(s3: &Client, bucket: &str, page_size: i32) -> Res<HashMap<String, Entry>> {
     let (tx, mut rx) = mpsc::channel(4_096);
-    let lister = tokio::spawn(list_into(s3.clone(), bucket.to_string(), tx));
+    let lister = tokio::spawn(list_into(s3.clone(), bucket.to_string(), page_size, tx));
     let mut map = HashMap::new();
     while let Some((k, e)) = rx.recv().await {
         map.insert(k, e);
@@ -199,6 +200,8 @@ where
 async fn run(a: &Args) -> Res<(u64, Tally)> {
     let s3 = client(&a.str("endpoint")?);
     let inflight = a.num("inflight", 64)?.max(1) as usize;
+    // MaxKeys: S3 answers at most 1,000 whatever is asked; some S3-compatible stores honour more.
+    let page_size = i32::try_from(a.num("page-size", 1000)?.clamp(1, 1_000_000)).unwrap_or(1000);
     let tally = Arc::new(Tally::default());
     match a.cmd.as_str() {
         "put" => {
@@ -282,7 +285,7 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
         "copy" => {
             let (src, dst) = (a.str("src")?, a.str("dst")?);
             let (tx, rx) = mpsc::channel(2_048);
-            let lister = tokio::spawn(list_into(s3.clone(), src.clone(), tx));
+            let lister = tokio::spawn(list_into(s3.clone(), src.clone(), page_size, tx));
             let (s3c, t) = (s3.clone(), tally.clone());
             pump(rx, inflight, move |(k, e): (String, Entry)| {
                 let (s3, t, src, dst) = (s3c.clone(), t.clone(), src.clone(), dst.clone());
@@ -343,7 +346,7 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
         }
         "sync" => {
             let (src, dst) = (a.str("src")?, a.str("dst")?);
-            let (from, to) = tokio::join!(list_all(&s3, &src), list_all(&s3, &dst));
+            let (from, to) = tokio::join!(list_all(&s3, &src, page_size), list_all(&s3, &dst, page_size));
             let (from, to) = (from?, to?);
             let (tx, rx) = mpsc::channel(2_048);
             tokio::spawn(async move {
@@ -367,9 +370,9 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
         "list" => {
             // --bucket2: a second listing at the same time (a sync's two sides).
             let (tx, mut rx) = mpsc::channel(4_096);
-            let mut listers = vec![tokio::spawn(list_into(s3.clone(), a.str("bucket")?, tx.clone()))];
+            let mut listers = vec![tokio::spawn(list_into(s3.clone(), a.str("bucket")?, page_size, tx.clone()))];
             if let Ok(second) = a.str("bucket2") {
-                listers.push(tokio::spawn(list_into(s3.clone(), second, tx.clone())));
+                listers.push(tokio::spawn(list_into(s3.clone(), second, page_size, tx.clone())));
             }
             drop(tx);
             while let Some((_, e)) = rx.recv().await {
@@ -382,7 +385,7 @@ async fn run(a: &Args) -> Res<(u64, Tally)> {
         }
         "verify" => {
             let (src, dst, stride) = (a.str("src")?, a.str("dst")?, a.num("stride", 1)?.max(1) as usize);
-            let keys = list_all(&s3, &src).await?;
+            let keys = list_all(&s3, &src, page_size).await?;
             let mut keys: Vec<String> = keys.into_keys().collect();
             keys.sort();
             let (tx, rx) = mpsc::channel(2_048);

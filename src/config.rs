@@ -95,12 +95,18 @@ pub struct TransferConfig {
     pub verify: bool,
     /// Where journals and the identity index live; relative paths are relative to the config.
     pub state_dir: PathBuf,
+    /// Keys asked for per ListObjectsV2 page. S3 answers at most 1,000 whatever is asked; some
+    /// S3-compatible stores honour more, and there a larger page saves round trips.
+    pub list_page_size: u32,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 256;
 pub const MAX_CONCURRENCY: usize = 4096;
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 << 30;
 pub const DEFAULT_PART_SIZE: u64 = 64 << 20;
+pub const DEFAULT_LIST_PAGE_SIZE: u32 = 1000;
+/// A page is held in memory while it is planned: 100,000 keys is tens of MiB of XML at most.
+pub const MAX_LIST_PAGE_SIZE: u32 = 100_000;
 
 impl Default for TransferConfig {
     fn default() -> Self {
@@ -114,6 +120,7 @@ impl Default for TransferConfig {
             delete: false,
             verify: false,
             state_dir: PathBuf::from(".s3ferry"),
+            list_page_size: DEFAULT_LIST_PAGE_SIZE,
         }
     }
 }
@@ -278,6 +285,7 @@ struct RawTransfer {
     delete: Option<Spanned<bool>>,
     verify: Option<bool>,
     state_dir: Option<Spanned<String>>,
+    list_page_size: Option<Spanned<i64>>,
 }
 
 impl RawTransfer {
@@ -322,6 +330,16 @@ impl RawTransfer {
                 return Err(bad(dir, "transfer.state_dir", "the directory is empty"));
             }
             t.state_dir = PathBuf::from(dir.get_ref());
+        }
+        if let Some(n) = &self.list_page_size {
+            if !(1..=MAX_LIST_PAGE_SIZE as i64).contains(n.get_ref()) {
+                return Err(bad(
+                    n,
+                    "transfer.list_page_size",
+                    "expected 1 to 100000 keys a page (default 1000, the most S3 returns)",
+                ));
+            }
+            t.list_page_size = *n.get_ref() as u32;
         }
         Ok(t)
     }

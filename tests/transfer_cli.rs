@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
 use futures::StreamExt;
+use s3ferry::engine::copier::listing::ObjectPages;
 use serde_json::{Value, json};
 use support::world::{self, Migration, Steps};
 use support::{LAKE, PROD, Workspace, moto, s3ferry, unique};
@@ -251,7 +252,9 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     assert_eq!(keys(&lake, &m.destination_bucket, "prod/").await, before, "a dry run writes nothing");
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"plus");
 
-    let run = s3ferry(&ws, &["sync", "--delete", "--verify", "--config", &config, "--progress", "json"]);
+    // Pages of 2 keys: the two sides' listings and the verification meet at page boundaries.
+    let args = ["sync", "--delete", "--verify", "--list-page-size", "2", "--config", &config, "--progress", "json"];
+    let run = s3ferry(&ws, &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let s = run.summary();
     assert_eq!((s["copied"].as_u64(), s["deleted"].as_u64()), (Some(2), Some(1)), "{s}");
@@ -259,6 +262,27 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     assert_eq!(s["verify"]["checked"], objects.len() + 1);
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"PLUS");
     assert!(!keys(&lake, &m.destination_bucket, "prod/").await.contains(&"prod/extra.txt".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listings_ask_for_the_page_size_they_are_given() {
+    let (m, _ws) = world::scenario(Steps::ALL).await;
+    let prod = moto().s3(PROD);
+    for i in 0..5 {
+        world::put(&prod, &m.source_bucket, &format!("p/{i}"), b"x".to_vec()).await;
+    }
+    let sizes = |page_size: u32| {
+        let mut pages = ObjectPages::new(prod.clone(), &m.source_bucket, "p/", None).page_size(page_size);
+        async move {
+            let mut sizes = Vec::new();
+            while let Some(page) = pages.next().await.unwrap() {
+                sizes.push(page.len());
+            }
+            sizes
+        }
+    };
+    assert_eq!(sizes(2).await, [2, 2, 1]);
+    assert_eq!(sizes(1000).await, [5]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -263,6 +263,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
         concurrency: None,
         multipart_threshold: None,
         part_size: None,
+        list_page_size: None,
         include: exact_globs(&plan.local),
         exclude: Vec::new(),
         verify: false,

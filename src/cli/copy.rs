@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{Config, MAX_CONCURRENCY};
+use crate::config::{Config, MAX_CONCURRENCY, MAX_LIST_PAGE_SIZE};
 use crate::core::progress::{Mode, Planned, Progress, TransferEvent};
 use crate::core::units::{format_size, parse_size};
 use crate::engine::copier::{self, Options, Outcome, ResumePolicy, TransferError};
@@ -56,6 +56,10 @@ pub struct CopyArgs {
     /// Re-check every object at the end (size, recorded source ETag, checksums) and list mismatches.
     #[arg(long)]
     pub verify: bool,
+    /// Keys asked for per listing page (1-100000; default 1000). S3 never returns more than
+    /// 1,000; some S3-compatible stores honour more, saving round trips on large buckets.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_LIST_PAGE_SIZE as i64))]
+    pub list_page_size: Option<u32>,
     /// Where journals live (default: transfer.state_dir, else .s3ferry/ beside the config).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -137,6 +141,9 @@ pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (C
     }
     if let Some(v) = args.part_size {
         t.part_size = v;
+    }
+    if let Some(n) = args.list_page_size {
+        t.list_page_size = n;
     }
     if !args.include.is_empty() {
         t.include = args.include.clone();

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::config::Config;
+use crate::config::{DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::core::listing::Entry;
 use crate::core::s3url::S3Location;
 use crate::core::side::Side;
@@ -24,6 +25,11 @@ pub struct LsArgs {
     /// One JSON object per line: {"key","size","last_modified","storage_class"}, {"prefix"} or {"bucket"}.
     #[arg(long)]
     pub json: bool,
+    /// Entries asked for per listing page (1-100000; default 1000). S3 never returns more than
+    /// 1,000; some S3-compatible stores honour more.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LIST_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_LIST_PAGE_SIZE as i64))]
+    pub list_page_size: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +80,8 @@ pub async fn run(config: &Config, args: &LsArgs, out: &mut impl Write) -> Result
         }
         return Ok(count);
     }
-    let mut pages = PrefixPages::new(session.s3.clone(), &location.bucket, &location.prefix);
+    let mut pages =
+        PrefixPages::new(session.s3.clone(), &location.bucket, &location.prefix).page_size(args.list_page_size);
     while let Some(page) = pages.next(&session.info).await {
         for entry in page? {
             write_entry(out, &entry, args.json)?;

@@ -130,6 +130,18 @@ fn errors_name_line_and_field() {
             "1 to 4096",
         ),
         (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nlist_page_size = 0\n",
+            6,
+            "transfer.list_page_size",
+            "1 to 100000",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nlist_page_size = 100001\n",
+            6,
+            "transfer.list_page_size",
+            "1 to 100000",
+        ),
+        (
             "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\npart_size = \"1MiB\"\n",
             6,
             "transfer.part_size",
@@ -182,16 +194,16 @@ fn transfer_defaults_and_values() {
     let c = parse(GOOD).unwrap();
     let t = &c.transfer;
     assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Cp, 256, false, false));
-    assert_eq!((t.multipart_threshold, t.part_size), (5 << 30, 64 << 20));
+    assert_eq!((t.multipart_threshold, t.part_size, t.list_page_size), (5 << 30, 64 << 20, 1000));
     assert_eq!(c.state_dir(), PathBuf::from(".s3ferry"), "beside the config (here: the current directory)");
 
     let text = format!(
-        "{GOOD}\n[transfer]\nmode = \"sync\"\nconcurrency = 64\nmultipart_threshold = \"5MiB\"\npart_size = \"8MiB\"\ninclude = [\"logs/*\"]\nexclude = [\"*.tmp\"]\ndelete = true\nverify = true\nstate_dir = \"/var/lib/s3ferry\"\n"
+        "{GOOD}\n[transfer]\nmode = \"sync\"\nconcurrency = 64\nmultipart_threshold = \"5MiB\"\npart_size = \"8MiB\"\ninclude = [\"logs/*\"]\nexclude = [\"*.tmp\"]\ndelete = true\nverify = true\nstate_dir = \"/var/lib/s3ferry\"\nlist_page_size = 10000\n"
     );
     let c = Config::parse(Path::new("/etc/m/migration.toml"), &text).unwrap();
     let t = &c.transfer;
     assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Sync, 64, true, true));
-    assert_eq!((t.multipart_threshold, t.part_size), (5 << 20, 8 << 20));
+    assert_eq!((t.multipart_threshold, t.part_size, t.list_page_size), (5 << 20, 8 << 20, 10_000));
     assert_eq!((t.include.as_slice(), t.exclude.as_slice()), (&["logs/*".to_string()][..], &["*.tmp".to_string()][..]));
     assert!(t.filter().unwrap().matches("logs/a") && !t.filter().unwrap().matches("logs/a.tmp"));
     assert_eq!(c.state_dir(), PathBuf::from("/var/lib/s3ferry"));

@@ -52,12 +52,26 @@ pub struct PrefixPages {
     bucket: String,
     prefix: String,
     token: Option<String>,
+    page_size: i32,
     done: bool,
 }
 
 impl PrefixPages {
     pub fn new(s3: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Self {
-        PrefixPages { s3, bucket: bucket.to_string(), prefix: prefix.to_string(), token: None, done: false }
+        PrefixPages {
+            s3,
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            token: None,
+            page_size: crate::config::DEFAULT_LIST_PAGE_SIZE as i32,
+            done: false,
+        }
+    }
+
+    /// Entries to ask for per page (MaxKeys); S3 caps it at 1,000.
+    pub fn page_size(mut self, entries: u32) -> Self {
+        self.page_size = i32::try_from(entries.max(1)).unwrap_or(i32::MAX);
+        self
     }
 
     pub fn is_done(&self) -> bool {
@@ -75,6 +89,7 @@ impl PrefixPages {
             .bucket(&self.bucket)
             .prefix(&self.prefix)
             .delimiter("/")
+            .max_keys(self.page_size)
             .set_continuation_token(self.token.take())
             .send()
             .await;

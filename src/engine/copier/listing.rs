@@ -19,6 +19,7 @@ pub struct ObjectPages {
     prefix: String,
     token: Option<String>,
     start_after: Option<String>,
+    page_size: i32,
     done: bool,
     pub listed: u64,
     /// Renews refused credentials (ExpiredToken) and tries the page again.
@@ -34,10 +35,17 @@ impl ObjectPages {
             prefix: prefix.to_string(),
             token: None,
             start_after: after.map(|a| format!("{prefix}{a}")),
+            page_size: crate::config::DEFAULT_LIST_PAGE_SIZE as i32,
             done: false,
             listed: 0,
             session: None,
         }
+    }
+
+    /// Keys to ask for per page (MaxKeys); S3 caps it at 1,000.
+    pub fn page_size(mut self, keys: u32) -> ObjectPages {
+        self.page_size = i32::try_from(keys.max(1)).unwrap_or(i32::MAX);
+        self
     }
 
     /// Pages refused with ExpiredToken are asked again after the session renews its
@@ -70,7 +78,7 @@ impl ObjectPages {
         }
         let mut expired = 0;
         let page = loop {
-            let mut req = self.s3.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix);
+            let mut req = self.s3.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix).max_keys(self.page_size);
             if let Some(t) = &self.token {
                 req = req.continuation_token(t.clone());
             } else if let Some(a) = &self.start_after {

@@ -466,6 +466,7 @@ pub async fn run_with(
         src_who: who(&src.info),
         dst_who: who(&dst.info),
         sessions: [src.clone(), dst.clone()],
+        page_size: settings.list_page_size,
         ctx: ctx.clone(),
     };
     let planning = tokio::spawn(planner.run(resumed, index, tx));
@@ -585,7 +586,8 @@ pub async fn run_with(
             halt: Mutex::new(None),
         };
         let index = IndexReader::for_run(&state_dir, &id)?;
-        outcome.verify = Some(verify(Arc::new(ctx), &src.s3, &reader.s3, filter, index).await?);
+        outcome.verify =
+            Some(verify(Arc::new(ctx), [&src.s3, &reader.s3], settings.list_page_size, filter, index).await?);
     }
     emit(TransferEvent::Finished);
     Ok(outcome)
@@ -664,6 +666,7 @@ struct Planner {
     src_who: String,
     dst_who: String,
     sessions: [Session; 2],
+    page_size: u32,
     /// To halt the run when a listing meets credentials that cannot be renewed.
     ctx: Arc<Ctx>,
 }
@@ -704,6 +707,7 @@ impl Planner {
         }
         let after = resumed.last_planned_key.as_deref();
         let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after)
+            .page_size(self.page_size)
             .renewing(&self.sessions[0])
             .prefetch(PREFETCH);
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
@@ -744,6 +748,7 @@ impl Planner {
             },
             Mode::Sync => {
                 let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
+                    .page_size(self.page_size)
                     .renewing(&self.sessions[1])
                     .prefetch(PREFETCH);
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
@@ -849,13 +854,16 @@ impl Planner {
 /// where both sides have a whole-object checksum of the same algorithm.
 async fn verify(
     ctx: Arc<Ctx>,
-    src_s3: &aws_sdk_s3::Client,
-    dst_s3: &aws_sdk_s3::Client,
+    [src_s3, dst_s3]: [&aws_sdk_s3::Client; 2],
+    page_size: u32,
     filter: Filter,
     mut index: IndexReader,
 ) -> Result<VerifyReport, TransferError> {
-    let mut src = ObjectPages::new(src_s3.clone(), &ctx.src_bucket, &ctx.src_prefix, None).prefetch(PREFETCH);
-    let mut dst = ObjectPages::new(dst_s3.clone(), &ctx.dst_bucket, &ctx.dst_prefix, None).prefetch(PREFETCH);
+    let pages = |s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str| {
+        ObjectPages::new(s3.clone(), bucket, prefix, None).page_size(page_size).prefetch(PREFETCH)
+    };
+    let mut src = pages(src_s3, &ctx.src_bucket, &ctx.src_prefix);
+    let mut dst = pages(dst_s3, &ctx.dst_bucket, &ctx.dst_prefix);
     let mut merge = SyncMerge::new(filter, false);
     let report = Arc::new(Mutex::new(VerifyReport::default()));
     let mut checks = JoinSet::new();
