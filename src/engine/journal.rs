@@ -196,6 +196,8 @@ pub struct Journal {
     pub run_dir: PathBuf,
     pub pair_dir: PathBuf,
     plan: Mutex<BufWriter<File>>,
+    /// The plan's open file again: `sync` makes it durable without the planner's lock.
+    plan_sync: File,
     done: Mutex<File>,
     /// The same open file as `done`, for fdatasync without holding the writers' lock.
     done_sync: File,
@@ -292,8 +294,11 @@ impl Journal {
         }
         let done_path = run_dir.join("done.jsonl");
         let done = append(&done_path)?;
+        let plan_path = run_dir.join("plan.jsonl");
+        let plan = append(&plan_path)?;
         let journal = Journal {
-            plan: Mutex::new(BufWriter::with_capacity(1 << 16, append(&run_dir.join("plan.jsonl"))?)),
+            plan_sync: plan.try_clone().map_err(io(&plan_path))?,
+            plan: Mutex::new(BufWriter::with_capacity(1 << 16, plan)),
             done_sync: done.try_clone().map_err(io(&done_path))?,
             done: Mutex::new(done),
             failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
@@ -310,12 +315,14 @@ impl Journal {
         w.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("plan.jsonl")))
     }
 
-    /// Flushes buffered plan lines to the kernel (at every listing page).
+    /// Hands buffered plan lines to the kernel (at every listing page), where a crash of the
+    /// process cannot lose them; [`Journal::sync`] makes them durable. No fdatasync here: the
+    /// planner runs on an async worker, and on a disk busy with the copies' writes one
+    /// fdatasync can block that worker for a second.
     pub fn flush_plan(&self) -> Result<(), JournalError> {
         let path = self.run_dir.join("plan.jsonl");
         let mut w = self.plan.lock().unwrap_or_else(|p| p.into_inner());
-        w.flush().map_err(io(&path))?;
-        w.get_ref().sync_data().map_err(io(&path))
+        w.flush().map_err(io(&path))
     }
 
     /// Reads the plan written so far in batches (resume replays it without listing).
@@ -354,10 +361,12 @@ impl Journal {
         f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("failed.jsonl")))
     }
 
-    /// Makes completions durable (called every second and at the end).
+    /// Makes the flushed plan and the completions durable (called every second off the async
+    /// workers, and at the end). A completion made durable before its plan line is harmless: a
+    /// resume lists that key again, finds it done and skips it.
     pub fn sync(&self) -> Result<(), JournalError> {
-        let path = self.run_dir.join("done.jsonl");
-        self.done_sync.sync_data().map_err(io(&path))
+        self.plan_sync.sync_data().map_err(io(&self.run_dir.join("plan.jsonl")))?;
+        self.done_sync.sync_data().map_err(io(&self.run_dir.join("done.jsonl")))
     }
 
     /// Rebuilds the identity index from the old index, the plan and the completions; then

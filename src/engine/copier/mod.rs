@@ -438,7 +438,8 @@ pub async fn run_with(
         }))
     };
 
-    // Completions become durable every second; fdatasync blocks, so not on a worker thread.
+    // The plan and the completions become durable every second; fdatasync blocks, so not on a
+    // worker thread.
     let syncer = journal.clone().map(|j| {
         tokio::spawn(async move {
             loop {
