@@ -212,6 +212,11 @@ fn append(path: &Path) -> Result<File, JournalError> {
     OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io(path))
 }
 
+/// A new (or emptied) file only the owner can read: journals name keys and buckets.
+fn create_private(path: &Path) -> Result<File, JournalError> {
+    OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path).map_err(io(path))
+}
+
 /// Reads JSON lines, stopping at the first line that does not parse (a torn write); returns the
 /// records and the byte length of the good prefix.
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path, mut each: impl FnMut(T)) -> Result<u64, JournalError> {
@@ -282,13 +287,7 @@ impl Journal {
                 "created": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             });
             let path = run_dir.join("run.json");
-            let mut f = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io(&path))?;
+            let mut f = create_private(&path)?;
             writeln!(f, "{header}").map_err(io(&path))?;
             f.sync_all().map_err(io(&path))?;
         }
@@ -382,9 +381,7 @@ impl Journal {
         let index = self.pair_dir.join("index.jsonl");
         let tmp = self.pair_dir.join("index.jsonl.tmp");
         {
-            let out =
-                OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
-            let mut out = BufWriter::new(out);
+            let mut out = BufWriter::new(create_private(&tmp)?);
             let mut old = IndexReader::open(&index)?;
             let mut write = |r: &Recorded| -> Result<(), JournalError> {
                 serde_json::to_writer(&mut out, r).map_err(|e| io(&tmp)(e.into()))?;
@@ -475,14 +472,7 @@ impl SortedDone {
         let spill = |batch: &mut Vec<DoneRecord>, paths: &mut Vec<PathBuf>| -> Result<(), JournalError> {
             batch.sort_by(|a, b| a.k.cmp(&b.k));
             let path = run_dir.join(format!("done-sorted-{}.jsonl", paths.len()));
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io(&path))?;
-            let mut out = BufWriter::new(file);
+            let mut out = BufWriter::new(create_private(&path)?);
             for d in batch.drain(..) {
                 serde_json::to_writer(&mut out, &d).map_err(|e| io(&path)(e.into()))?;
                 out.write_all(b"\n").map_err(io(&path))?;
