@@ -483,8 +483,13 @@ impl SortedDone {
         };
         let mut failed = None;
         read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
+            // After a failed spill the rebuild ends in that error: collecting the rest would
+            // only grow the batch past its bound.
+            if failed.is_some() {
+                return;
+            }
             batch.push(d);
-            if batch.len() >= chunk.max(1) && failed.is_none() {
+            if batch.len() >= chunk.max(1) {
                 failed = spill(&mut batch, &mut paths).err();
             }
         })?;
