@@ -152,9 +152,9 @@ fn main() {
         baseline as f64 / 1024.0,
         if peak < 150 * 1024 { "PASS" } else { "FAIL" }
     );
-    // The end of a run: every copy and check completes, then `finish` rebuilds the index. It
-    // loads this run's completions into memory (see engine::journal), so this part grows with
-    // the number of objects done; printed separately so the growth is visible.
+    // The end of a run: every copy and check completes, then `finish` rebuilds the index from
+    // the completions, sorted in bounded chunks (see engine::journal); printed separately so any
+    // growth with the number of objects done would show.
     let mut done = 0u64;
     journal
         .replay(|p| {

@@ -160,8 +160,7 @@ def targets(rows):
         # (the w4m row's settings begin with the w1 row's).
         small = med("w1", delay, lambda r: r["tool"] == "s3ferry")
         for (tool, settings), b in med("w4m", delay, lambda r: r["tool"] == "s3ferry").items():
-            match = [(k, a) for k, a in small.items() if settings.startswith(k[1].split(" (")[0] + ",")
-                     or settings.startswith(k[1] + ",")]
+            match = [(k, a) for k, a in small.items() if settings.startswith(k[1] + ",")]
             if not match:
                 continue
             (_, w1_settings), a = match[0]

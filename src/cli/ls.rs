@@ -2,8 +2,7 @@
 
 use std::io::Write;
 
-use crate::config::Config;
-use crate::config::{DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::config::{Config, DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::core::listing::Entry;
 use crate::core::s3url::S3Location;
 use crate::core::side::Side;
