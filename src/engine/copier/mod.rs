@@ -219,9 +219,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Listing pages held ahead of the planner, per side.
-const PREFETCH: usize = 2;
-
 fn who(info: &SessionInfo) -> String {
     format!("{} (account {})", info.identity.arn, info.identity.account)
 }
@@ -710,7 +707,7 @@ impl Planner {
         let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after)
             .page_size(self.page_size)
             .renewing(&self.sessions[0])
-            .prefetch(PREFETCH);
+            .prefetch();
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
             if retry::classify(Some(&code), None, false) == retry::Class::Expired {
                 // Credentials that could not be renewed: a stop for re-authentication, like a
@@ -751,7 +748,7 @@ impl Planner {
                 let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
                     .page_size(self.page_size)
                     .renewing(&self.sessions[1])
-                    .prefetch(PREFETCH);
+                    .prefetch();
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
                     match merge.step() {
@@ -861,7 +858,7 @@ async fn verify(
     mut index: IndexReader,
 ) -> Result<VerifyReport, TransferError> {
     let pages = |s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str| {
-        ObjectPages::new(s3.clone(), bucket, prefix, None).page_size(page_size).prefetch(PREFETCH)
+        ObjectPages::new(s3.clone(), bucket, prefix, None).page_size(page_size).prefetch()
     };
     let mut src = pages(src_s3, &ctx.src_bucket, &ctx.src_prefix);
     let mut dst = pages(dst_s3, &ctx.dst_bucket, &ctx.dst_prefix);
