@@ -32,7 +32,7 @@ use crate::core::plan::{Decision, Filter, GlobError, Listed, Need, Reason, Recor
 use crate::core::progress::{Halt, Method, Mode, Planned, TransferEvent, WriteSettings};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Limiter;
-use crate::engine::copier::listing::ObjectPages;
+use crate::engine::copier::listing::{ObjectPages, Prefetched};
 use crate::engine::errors::{describe_sdk_error, error_code};
 use crate::engine::journal::{IndexReader, Journal, JournalError, PlanRecord, Resumed, RunIdentity, fnv128};
 use crate::engine::session::{Session, SessionError, SessionInfo};
@@ -287,6 +287,44 @@ pub async fn run_with(
     // Sessions: the source; the destination writer (its own credentials => streaming), else the
     // source identity in the destination's Region (server-side copy).
     let src = Session::connect(&config.source.access, "source credentials", Some(&config.source.bucket)).await?;
+
+    // The journal (not for a dry run: it writes nothing), opened before the destination's
+    // lookups so the listings can start now.
+    let id = RunIdentity {
+        source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
+        destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
+        source_endpoint: config.source.access.endpoint_url.clone(),
+        destination_endpoint: config.destination.access.endpoint_url.clone(),
+        mode: opts.mode,
+        include: settings.include.clone(),
+        exclude: settings.exclude.clone(),
+        delete,
+    };
+    let state_dir = config.state_dir();
+    let (journal, resumed) = if opts.dry_run {
+        (None, None)
+    } else {
+        let (j, r) =
+            Journal::open(&state_dir, &id, opts.resume == ResumePolicy::Fresh, opts.resume == ResumePolicy::Require)?;
+        (Some(Arc::new(j)), r)
+    };
+    let index = match opts.mode {
+        Mode::Sync => Some(IndexReader::for_run(&state_dir, &id)?),
+        Mode::Cp => None,
+    };
+
+    // The first pages are on their way while the destination's Region and Object Ownership are
+    // looked up: two round trips less before the first copy. A plan that is complete lists nothing.
+    let listing = !resumed.as_ref().is_some_and(|r| r.plan_lines > 0 && r.plan_complete);
+    let after = resumed.as_ref().and_then(|r| r.last_planned_key.clone());
+    let start_listing = |session: &Session, bucket: &str, prefix: &str| {
+        ObjectPages::new(session.s3.clone(), bucket, prefix, after.as_deref())
+            .page_size(settings.list_page_size)
+            .renewing(session)
+            .prefetch()
+    };
+    let source_pages = listing.then(|| start_listing(&src, &config.source.bucket, &config.source.prefix));
+
     let endpoint = config.source.access.endpoint_url.clone();
     let (dst, method) = match config.destination_writer() {
         Some(access) => (
@@ -306,6 +344,11 @@ pub async fn run_with(
             (session, Method::ServerSide)
         }
     };
+    let listings = source_pages.map(|source| Listings {
+        source,
+        destination: (opts.mode == Mode::Sync)
+            .then(|| start_listing(&dst, &config.destination.bucket, &config.destination.prefix)),
+    });
 
     // The destination's account and Object Ownership decide ExpectedBucketOwner and the ACL.
     let audit = match &config.destination.audit {
@@ -349,30 +392,6 @@ pub async fn run_with(
         emit(TransferEvent::Warning { message });
     }
 
-    // The journal (not for a dry run: it writes nothing).
-    let id = RunIdentity {
-        source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
-        destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
-        source_endpoint: config.source.access.endpoint_url.clone(),
-        destination_endpoint: config.destination.access.endpoint_url.clone(),
-        mode: opts.mode,
-        include: settings.include.clone(),
-        exclude: settings.exclude.clone(),
-        delete,
-    };
-    let state_dir = config.state_dir();
-    let (journal, resumed) = if opts.dry_run {
-        (None, None)
-    } else {
-        let (j, r) =
-            Journal::open(&state_dir, &id, opts.resume == ResumePolicy::Fresh, opts.resume == ResumePolicy::Require)?;
-        (Some(Arc::new(j)), r)
-    };
-    let index = match opts.mode {
-        Mode::Sync => Some(IndexReader::for_run(&state_dir, &id)?),
-        Mode::Cp => None,
-    };
-
     let limiter = Limiter::new(settings.concurrency);
     let buffer_kib = (STREAM_BUFFER / 1024) as u32;
     let ctx = Arc::new(Ctx {
@@ -408,11 +427,17 @@ pub async fn run_with(
         writes,
     });
 
-    // The countdowns follow the sessions the run really uses, renewals included.
+    // The countdowns follow the sessions the run really uses, renewals included. The first
+    // lifetimes go out before the planner starts: with its first page already listed, the plan
+    // could otherwise be complete before the task below has sent them.
+    let first = [src.lifetime(), dst.lifetime()];
+    for (side, lifetime) in Side::BOTH.into_iter().zip(&first) {
+        emit(TransferEvent::Lifetime { side, lifetime: lifetime.clone() });
+    }
     let lifetimes = {
         let (sessions, events, limiter) = ([src.clone(), dst.clone()], events.clone(), limiter.clone());
         AbortOnDrop(tokio::spawn(async move {
-            let mut last: [Option<crate::core::credentials::CredentialLifetime>; 2] = [None, None];
+            let mut last = first.map(Some);
             let mut last_in_flight = 0;
             loop {
                 let in_flight = limiter.in_flight();
@@ -449,8 +474,6 @@ pub async fn run_with(
 
     let (tx, mut rx) = mpsc::channel::<Task>(QUEUE);
     let planner = Planner {
-        src: src.s3.clone(),
-        dst: dst.s3.clone(),
         src_bucket: config.source.bucket.clone(),
         src_prefix: config.source.prefix.clone(),
         dst_bucket: config.destination.bucket.clone(),
@@ -463,11 +486,9 @@ pub async fn run_with(
         events: events.clone(),
         src_who: who(&src.info),
         dst_who: who(&dst.info),
-        sessions: [src.clone(), dst.clone()],
-        page_size: settings.list_page_size,
         ctx: ctx.clone(),
     };
-    let planning = tokio::spawn(planner.run(resumed, index, tx));
+    let planning = tokio::spawn(planner.run(resumed, index, listings, tx));
 
     let mut workers = JoinSet::new();
     let mut interrupted = *stop.borrow();
@@ -648,9 +669,14 @@ async fn ownership(
     )
 }
 
+/// The listings a plan reads, started before the planner (see `run_with`).
+struct Listings {
+    source: Prefetched,
+    /// Sync only.
+    destination: Option<Prefetched>,
+}
+
 struct Planner {
-    src: aws_sdk_s3::Client,
-    dst: aws_sdk_s3::Client,
     src_bucket: String,
     src_prefix: String,
     dst_bucket: String,
@@ -663,8 +689,6 @@ struct Planner {
     events: mpsc::UnboundedSender<TransferEvent>,
     src_who: String,
     dst_who: String,
-    sessions: [Session; 2],
-    page_size: u32,
     /// To halt the run when a listing meets credentials that cannot be renewed.
     ctx: Arc<Ctx>,
 }
@@ -680,6 +704,7 @@ impl Planner {
         self,
         resumed: Option<Resumed>,
         mut index: Option<IndexReader>,
+        listings: Option<Listings>,
         tx: mpsc::Sender<Task>,
     ) -> Result<bool, TransferError> {
         let resumed = resumed.unwrap_or_default();
@@ -704,10 +729,8 @@ impl Planner {
             }
         }
         let after = resumed.last_planned_key.as_deref();
-        let mut src = ObjectPages::new(self.src.clone(), &self.src_bucket, &self.src_prefix, after)
-            .page_size(self.page_size)
-            .renewing(&self.sessions[0])
-            .prefetch();
+        let not_started = || TransferError::List("the plan is incomplete, but its listings were not started".into());
+        let Listings { source: mut src, destination } = listings.ok_or_else(not_started)?;
         let list_err = |side: &str, bucket: &str, prefix: &str, who: &str, (code, detail): (String, String)| {
             if retry::classify(Some(&code), None, false) == retry::Class::Expired {
                 // Credentials that could not be renewed: a stop for re-authentication, like a
@@ -745,10 +768,7 @@ impl Planner {
                 self.flush()?;
             },
             Mode::Sync => {
-                let mut dst = ObjectPages::new(self.dst.clone(), &self.dst_bucket, &self.dst_prefix, after)
-                    .page_size(self.page_size)
-                    .renewing(&self.sessions[1])
-                    .prefetch();
+                let mut dst = destination.ok_or_else(not_started)?;
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
                     match merge.step() {
