@@ -13,8 +13,9 @@ use crate::engine::session::Session;
 pub type Page = Result<Option<Vec<Listed>>, (String, String)>;
 
 /// Keys a listing may hold ahead of the planner. In keys, not pages: with pages of 1,000 two
-/// pages ahead keep the copies fed, and with pages of 10,000 one page is already more than
-/// enough, while three of them held 15 MiB more (61 MiB instead of 46 MiB at 100,000 objects).
+/// pages ahead keep the copies fed, and with pages of 10,000 one page is already plenty. Three
+/// pages of 10,000 ahead were part of why a 100,000-object copy peaked at 61 MiB against 46 MiB
+/// at 20,000 objects (53-54 MiB with one; README, benchmark results).
 pub const PREFETCH_KEYS: u32 = 2_000;
 
 /// Pages to hold ahead for this page size: at least one, so the next page is always on its way.
