@@ -213,13 +213,15 @@ pub async fn run(
                 progress.apply(&event, started.elapsed());
                 show(out, args.progress, &event)?;
             }
-            _ = tick.tick() => match args.progress {
-                ProgressFormat::Json => {
-                    writeln!(out, "{}", serde_json::to_string(&progress.snapshot(started.elapsed())).unwrap_or_default())?;
-                    out.flush()?;
+            _ = tick.tick() => {
+                match args.progress {
+                    ProgressFormat::Json => {
+                        writeln!(out, "{}", serde_json::to_string(&progress.snapshot(started.elapsed())).unwrap_or_default())?;
+                    }
+                    ProgressFormat::Text if !args.dry_run => eprintln!("s3ferry: {}", status_line(&progress, started.elapsed())),
+                    _ => {}
                 }
-                ProgressFormat::Text if !args.dry_run => eprintln!("s3ferry: {}", status_line(&progress, started.elapsed())),
-                _ => {}
+                out.flush()?;
             }
         }
     }

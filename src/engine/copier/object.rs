@@ -122,7 +122,9 @@ impl Ctx {
         let mut expired = 0;
         loop {
             attempts += 1;
-            let error = match f().await {
+            // Boxed: an SDK request future is about 9 KiB, and inline it made every object
+            // task 14 KiB, which tokio copies as the task is spawned, run and finished.
+            let error = match Box::pin(f()).await {
                 Ok(v) => {
                     if let Some(limit) = self.limiter.succeeded() {
                         self.emit(TransferEvent::Concurrency { limit });
@@ -611,8 +613,8 @@ async fn head_destination(ctx: &Arc<Ctx>, dst_key: &str) -> Res<aws_sdk_s3::oper
 /// destination object; copy only when it does not match.
 async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
     let dst_key = ctx.dst_key(&o.key);
-    let head = head_destination(ctx, &dst_key).await;
-    match head {
+    // The HEAD answer (2-3 KiB) is dropped before the copy's await, so the task does not carry it.
+    match head_destination(ctx, &dst_key).await {
         Ok(h) => {
             let recorded = h.metadata().and_then(|m| m.get(SOURCE_ETAG_META)).map(String::as_str);
             if h.content_length() == Some(o.size as i64) && resolve_check(o, recorded) {
@@ -620,15 +622,13 @@ async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
                     dest_etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
                 });
             }
-            copy(ctx, o, permit).await
         }
         // Gone since the listing, or not readable by a write-only identity: copying is the
         // safe answer when the identity cannot be confirmed.
-        Err(f) if matches!(f.error.code.as_str(), "NotFound" | "NoSuchKey" | "AccessDenied" | "Forbidden") => {
-            copy(ctx, o, permit).await
-        }
-        Err(f) => Err(f),
+        Err(f) if matches!(f.error.code.as_str(), "NotFound" | "NoSuchKey" | "AccessDenied" | "Forbidden") => {}
+        Err(f) => return Err(f),
     }
+    copy(ctx, o, permit).await
 }
 
 async fn delete(ctx: &Ctx, key: &str, permit: Permit) -> Res<Outcome> {
@@ -774,6 +774,21 @@ mod tests {
 
     fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<TransferEvent>) -> Vec<TransferEvent> {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// Every object is a spawned task, which tokio moves by value as it spawns, runs and
+    /// finishes it: the SDK's request futures (about 9 KiB each) stay boxed, out of the task.
+    #[tokio::test]
+    async fn object_tasks_stay_small() {
+        let (ctx, _rx) = test_ctx(4);
+        let ctx = Arc::new(ctx);
+        let o = Listed { key: "k".into(), size: 1, etag: String::new(), modified: None };
+        let tasks = [Task::Copy(o.clone()), Task::Check(o), Task::Delete { key: "k".into(), size: 1 }];
+        for task in tasks {
+            let permit = ctx.limiter.acquire().await;
+            let size = std::mem::size_of_val(&process(ctx.clone(), task, permit));
+            assert!(size <= 2048, "an object task is {size} bytes");
+        }
     }
 
     #[tokio::test(start_paused = true)]
