@@ -67,6 +67,7 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -81,6 +82,23 @@ fn main() -> ExitCode {
             .unwrap_or_else(|e| fail(EXIT_FAILED, &format!("s3ferry stopped unexpectedly: {e}")))
     })
 }
+
+/// Keeps glibc's threshold for serving an allocation with its own mmap at 128 KiB. By default
+/// glibc raises it to the size of each large block freed (up to 32 MiB), after which listing
+/// pages and response buffers of a few MiB are carved from the arenas and stay there. Measured
+/// on the bench bed (pages of 10,000): peak RSS 44 MiB at 20,000 objects and 51 MiB at 100,000
+/// by default; 42 and 44-45 MiB with the threshold fixed, at the same speed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fixed_mmap_threshold() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread
+    // exists, and a refusal (return 0) leaves glibc's default in place.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fixed_mmap_threshold() {}
 
 async fn run(args: Args) -> ExitCode {
     if let Some(Cmd::Explain(explain)) = &args.command {
