@@ -605,8 +605,7 @@ pub async fn run_with(
             halt: Mutex::new(None),
         };
         let index = IndexReader::for_run(&state_dir, &id)?;
-        outcome.verify =
-            Some(verify(Arc::new(ctx), [&src.s3, &reader.s3], settings.list_page_size, filter, index).await?);
+        outcome.verify = Some(verify(Arc::new(ctx), [&src, reader], settings.list_page_size, filter, index).await?);
     }
     emit(TransferEvent::Finished);
     Ok(outcome)
@@ -872,16 +871,17 @@ impl Planner {
 /// where both sides have a whole-object checksum of the same algorithm.
 async fn verify(
     ctx: Arc<Ctx>,
-    [src_s3, dst_s3]: [&aws_sdk_s3::Client; 2],
+    [src_session, dst_session]: [&Session; 2],
     page_size: u32,
     filter: Filter,
     mut index: IndexReader,
 ) -> Result<VerifyReport, TransferError> {
-    let pages = |s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str| {
-        ObjectPages::new(s3.clone(), bucket, prefix, None).page_size(page_size).prefetch()
+    // Renewing, as the run's own listings: verify comes last, when credentials are oldest.
+    let pages = |session: &Session, bucket: &str, prefix: &str| {
+        ObjectPages::new(session.s3.clone(), bucket, prefix, None).page_size(page_size).renewing(session).prefetch()
     };
-    let mut src = pages(src_s3, &ctx.src_bucket, &ctx.src_prefix);
-    let mut dst = pages(dst_s3, &ctx.dst_bucket, &ctx.dst_prefix);
+    let mut src = pages(src_session, &ctx.src_bucket, &ctx.src_prefix);
+    let mut dst = pages(dst_session, &ctx.dst_bucket, &ctx.dst_prefix);
     let mut merge = SyncMerge::new(filter, false);
     let report = Arc::new(Mutex::new(VerifyReport::default()));
     let mut checks = JoinSet::new();
