@@ -191,6 +191,13 @@ pub struct Resumed {
     pub last_planned_key: Option<String>,
 }
 
+impl Resumed {
+    /// The earlier run planned everything: its plan is replayed and nothing is listed again.
+    pub fn whole_plan(&self) -> bool {
+        self.plan_lines > 0 && self.plan_complete
+    }
+}
+
 /// An open journal: the plan writer (planner task only) and the shared completion log.
 pub struct Journal {
     pub run_dir: PathBuf,

@@ -91,6 +91,11 @@ impl ObjectPages {
         self
     }
 
+    /// The listing a transfer reads: renewing the session's expired credentials, prefetched.
+    pub fn transfer(session: &Session, bucket: &str, prefix: &str, after: Option<&str>, page_size: u32) -> Prefetched {
+        ObjectPages::new(session.s3.clone(), bucket, prefix, after).page_size(page_size).renewing(session).prefetch()
+    }
+
     /// Lists ahead in a task of its own, [`prefetch_depth`] pages ahead of the planner: the two
     /// sides of a sync list at the same time, and the next page is on its way while this one is
     /// planned.

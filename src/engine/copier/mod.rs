@@ -315,13 +315,10 @@ pub async fn run_with(
 
     // The first pages are on their way while the destination's Region and Object Ownership are
     // looked up: two round trips less before the first copy. A plan that is complete lists nothing.
-    let listing = !resumed.as_ref().is_some_and(|r| r.plan_lines > 0 && r.plan_complete);
+    let listing = !resumed.as_ref().is_some_and(Resumed::whole_plan);
     let after = resumed.as_ref().and_then(|r| r.last_planned_key.clone());
     let start_listing = |session: &Session, bucket: &str, prefix: &str| {
-        ObjectPages::new(session.s3.clone(), bucket, prefix, after.as_deref())
-            .page_size(settings.list_page_size)
-            .renewing(session)
-            .prefetch()
+        ObjectPages::transfer(session, bucket, prefix, after.as_deref(), settings.list_page_size)
     };
     let source_pages = listing.then(|| start_listing(&src, &config.source.bucket, &config.source.prefix));
 
@@ -722,7 +719,7 @@ impl Planner {
                     }
                 }
             }
-            if resumed.plan_complete {
+            if resumed.whole_plan() {
                 self.emit(TransferEvent::PlanComplete);
                 return Ok(true);
             }
@@ -877,11 +874,8 @@ async fn verify(
     mut index: IndexReader,
 ) -> Result<VerifyReport, TransferError> {
     // Renewing, as the run's own listings: verify comes last, when credentials are oldest.
-    let pages = |session: &Session, bucket: &str, prefix: &str| {
-        ObjectPages::new(session.s3.clone(), bucket, prefix, None).page_size(page_size).renewing(session).prefetch()
-    };
-    let mut src = pages(src_session, &ctx.src_bucket, &ctx.src_prefix);
-    let mut dst = pages(dst_session, &ctx.dst_bucket, &ctx.dst_prefix);
+    let mut src = ObjectPages::transfer(src_session, &ctx.src_bucket, &ctx.src_prefix, None, page_size);
+    let mut dst = ObjectPages::transfer(dst_session, &ctx.dst_bucket, &ctx.dst_prefix, None, page_size);
     let mut merge = SyncMerge::new(filter, false);
     let report = Arc::new(Mutex::new(VerifyReport::default()));
     let mut checks = JoinSet::new();
