@@ -229,3 +229,26 @@ async fn credentials_that_cannot_renew_stop_the_run_and_it_resumes_after_reauthe
     assert_eq!((s3["failed"].as_u64(), s3["copied"].as_u64()), (Some(0), Some(0)), "{s3}");
     assert_eq!(s3["halted"]["side"], "source", "{s3}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_listing_page_is_asked_for_while_sts_says_who_the_caller_is() {
+    let m = migration("early").await;
+    // Each GetCallerIdentity is held 1.5 s; the proxy notes what arrives with the same
+    // credentials before that answer goes back, i.e. what was sent without waiting for it.
+    let proxy = FaultProxy::start(&moto().endpoint, &["--hold-identity", "1.5"]);
+    let mut ws = Workspace::new();
+    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let config = ws.write("migration.toml", &m.config_toml(&proxy.endpoint, "")).display().to_string();
+
+    let (code, s, stderr) = run(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    let stats = proxy.stats();
+    assert_eq!(code, 0, "{s}\n{stderr}");
+    assert_eq!(s["copied"], OBJECTS as u64);
+    let early = stats["before_identity_answer"].as_array().expect("the proxy lists what came before identities");
+    let source_listing = format!("GET /{}/?list-type=2", m.source_bucket);
+    assert!(
+        early.iter().any(|r| r["request"].as_str().is_some_and(|q| q.starts_with(&source_listing))),
+        "the source's first page was asked for before STS said who the caller is: {stats}"
+    );
+    assert_all_copied(&destination_keys(&m).await);
+}

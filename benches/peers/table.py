@@ -22,6 +22,7 @@ WORKLOADS = {
     "w3": "3 sync 10% changed",
     "w4": "4 list/plan",
     "w4m": "4 memory (cp)",
+    "w5": "5 client instructions",
 }
 PEERS = ("aws", "s5cmd", "rclone")
 
@@ -29,6 +30,9 @@ PEERS = ("aws", "s5cmd", "rclone")
 def rate(r):
     if r.get("status") not in ("ok", "wrong", "partial") or not r.get("wall"):
         return None
+    if r["workload"] == "w5":
+        # Under callgrind the wall time is valgrind's; fewer instructions is better.
+        return 1 / r["instructions"] if r.get("instructions") else None
     if r["workload"] == "w2":
         return r["bytes"] / r["wall"]
     return r["objects"] / r["wall"]
@@ -53,6 +57,7 @@ def main():
         objs = r.get("objects") or 0
         cpu = (r.get("user") or 0) + (r.get("sys") or 0)
         bed = cpu + (r.get("server_cpu") or 0) + (r.get("proxy_cpu") or 0)
+        timed = ok and wall and r["workload"] != "w5"
         refs = ref.get((r["workload"], r["delay_ms"]))
         ratio = ""
         if r.get("status") == "ok" and refs and rate(r):
@@ -63,12 +68,12 @@ def main():
             r["tool"],
             r["settings"],
             str(objs) if ok else "-",
-            "%.0f" % (objs / wall) if ok and wall else "-",
-            "%.1f" % (r["bytes"] / wall / 1048576) if ok and wall else "-",
+            "%.0f" % (objs / wall) if timed else "-",
+            "%.1f" % (r["bytes"] / wall / 1048576) if timed else "-",
             "%.2f" % wall if ok else "-",
-            "%.2f" % (cpu / objs * 1000) if ok and objs and r["workload"] != "w2" else "-",
-            "%.1f" % bed if ok else "-",
-            "%.0f" % ((r.get("rss_kib") or 0) / 1024) if ok else "-",
+            "%.2f" % (cpu / objs * 1000) if timed and objs and r["workload"] != "w2" else "-",
+            "%.1f" % bed if timed else "-",
+            "%.0f" % ((r.get("rss_kib") or 0) / 1024) if timed else "-",
             "%.2f" % r.get("load1", 0),
             ratio,
             r.get("note", "") if r.get("status") == "ok" else (r.get("status", "") + ": " + r.get("note", "")).strip(": "),
@@ -156,6 +161,15 @@ def targets(rows):
             x = b[0] / raw_big[1][0]
             lines.append(f"w2 {delay} ms: s3ferry {b[0] / 1048576:.1f} MiB/s vs raw ceiling ({raw_big[0][1]}) "
                          f"{raw_big[1][0] / 1048576:.1f} MiB/s = {x:.3f}x (target >= 0.9x: {verdict(x >= 0.9)})")
+        per_object = {}
+        for r in rows:
+            if r["workload"] == "w5" and r["delay_ms"] == delay and r.get("instructions") and r["status"] == "ok":
+                n = r["instructions"] / r["objects"]
+                per_object[r["tool"]] = min(n, per_object.get(r["tool"], n))
+        if "s3ferry" in per_object and "raw" in per_object:
+            f, w = per_object["s3ferry"], per_object["raw"]
+            lines.append(f"w5 {delay} ms: client instructions per object (callgrind): s3ferry {f:,.0f}, raw {w:,.0f}: "
+                         f"s3ferry executes {f / w:.3f}x the raw client's")
         # Memory: workload 1's copy against the same configuration's copy of workload 4's objects
         # (the w4m row's settings begin with the w1 row's).
         small = med("w1", delay, lambda r: r["tool"] == "s3ferry")

@@ -80,16 +80,36 @@ impl Session {
     /// Builds the SDK config for `access`, assumes its role if any, and resolves the identity.
     /// `bucket` lets the Region default to the bucket's own when nothing configures one.
     pub async fn connect(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
+        Ok(Self::connect_with(access, via, bucket, |_| ()).await?.0)
+    }
+
+    /// [`Session::connect`] that hands the session to `early` as soon as its clients are
+    /// ready, while STS is still asked who the caller is: a transfer's first listing page is
+    /// then on its way a round trip sooner. The session `early` sees has an empty identity;
+    /// what `early` returns is dropped if the identity check fails.
+    pub async fn connect_with<T>(
+        access: &Access,
+        via: &str,
+        bucket: Option<&str>,
+        early: impl FnOnce(&Session) -> T,
+    ) -> Result<(Session, T), SessionError> {
         let endpoint = access.endpoint_url.clone().unwrap_or_else(|| "AWS".to_string());
         let timeout = || SessionError::Timeout {
             who: via.to_string(),
             endpoint: endpoint.clone(),
             secs: CONNECT_DEADLINE.as_secs(),
         };
-        tokio::time::timeout(CONNECT_DEADLINE, Self::connect_inner(access, via, bucket)).await.map_err(|_| timeout())?
+        tokio::time::timeout(CONNECT_DEADLINE, Self::connect_inner(access, via, bucket, early))
+            .await
+            .map_err(|_| timeout())?
     }
 
-    async fn connect_inner(access: &Access, via: &str, bucket: Option<&str>) -> Result<Session, SessionError> {
+    async fn connect_inner<T>(
+        access: &Access,
+        via: &str,
+        bucket: Option<&str>,
+        early: impl FnOnce(&Session) -> T,
+    ) -> Result<(Session, T), SessionError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
             TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(Duration::from_secs(60)).build(),
         );
@@ -146,38 +166,31 @@ impl Session {
             role_rx = Some(rx);
         }
 
+        // Who the caller is and where the bucket lives are independent round trips: STS is
+        // asked while HeadBucket looks for the Region, and while `early` starts its work.
         let sts = aws_sdk_sts::Client::new(&sdk);
-        let who = sts.get_caller_identity().send().await.map_err(|e| {
-            let detail = describe_sdk_error(&e);
-            if detail.contains("no credentials") || detail.contains("NoCredentials") {
-                no_creds()
-            } else {
-                SessionError::Identity { who: via.to_string(), detail: explain_identity_failure(access, &detail) }
-            }
-        })?;
-        let identity = Identity {
-            account: who.account().unwrap_or_default().to_string(),
-            arn: who.arn().unwrap_or_default().to_string(),
-        };
-
+        let mut asking = std::pin::pin!(sts.get_caller_identity().send());
         let path_style = access.endpoint_url.is_some();
         let mut s3 = s3_client(&sdk, path_style);
         let mut region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let mut answer = None;
         if configured_region.is_none()
             && let Some(b) = bucket
-            && let Some(found) = bucket_region(&s3, b).await
-            && found != region
         {
-            sdk = sdk.into_builder().region(Region::new(found.clone())).build();
-            s3 = s3_client(&sdk, path_style);
-            region = found;
+            let (who, found) = tokio::join!(asking.as_mut(), bucket_region(&s3, b));
+            answer = Some(who);
+            if let Some(found) = found.filter(|f| *f != region) {
+                sdk = sdk.into_builder().region(Region::new(found.clone())).build();
+                s3 = s3_client(&sdk, path_style);
+                region = found;
+            }
         }
 
         let mut session = Session {
             sdk,
             s3,
             info: SessionInfo {
-                identity,
+                identity: Identity { account: String::new(), arn: String::new() },
                 region,
                 via: via.to_string(),
                 lifetime: classify(CredentialSource::Unknown, None, None),
@@ -187,8 +200,25 @@ impl Session {
             role: role_rx,
             trackers,
         };
+        let started = early(&session);
+        let who = match answer {
+            Some(who) => who,
+            None => asking.await,
+        };
+        let who = who.map_err(|e| {
+            let detail = describe_sdk_error(&e);
+            if detail.contains("no credentials") || detail.contains("NoCredentials") {
+                no_creds()
+            } else {
+                SessionError::Identity { who: via.to_string(), detail: explain_identity_failure(access, &detail) }
+            }
+        })?;
+        session.info.identity = Identity {
+            account: who.account().unwrap_or_default().to_string(),
+            arn: who.arn().unwrap_or_default().to_string(),
+        };
         session.info.lifetime = session.lifetime();
-        Ok(session)
+        Ok((session, started))
     }
 
     /// The credentials' lifetime as last observed (the SDK renews them in the background).

@@ -9,7 +9,11 @@ still verify) and injects, for S3 requests only (the service in the signature's 
   --expire-key K:N   the same for access key K whether or not it has a session token;
   --slowdown-every M --slowdown-burst B
                      every Mth S3 request starts a burst: it and the next B-1 S3 requests are
-                     answered 503 SlowDown.
+                     answered 503 SlowDown;
+  --hold-identity S  every STS GetCallerIdentity waits S seconds before it is forwarded; the
+                     stats list the other requests whose access key had no answer to its
+                     GetCallerIdentity yet when they arrived ("before_identity_answer": key,
+                     request): what a client sends without waiting to learn who it is.
 
 Prints {"port": N} once listening on 127.0.0.1; GET /__fault/stats returns the counters as
 JSON. Stops when stdin closes (the test process ended) or after --lifetime seconds.
@@ -20,6 +24,7 @@ import json
 import re
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,6 +51,7 @@ class State:
             self.expire_keys[key] = int(n or 0)
         self.s3_requests = 0
         self.burst_left = 0
+        self.answered = set()
         self.stats = {
             "requests": 0,
             "s3_requests": 0,
@@ -53,7 +59,18 @@ class State:
             "slowdowns": 0,
             "session_keys_seen": [],
             "keys_expired": [],
+            "before_identity_answer": [],
         }
+
+    def arrived(self, key, request):
+        with self.lock:
+            if key not in self.answered:
+                self.stats["before_identity_answer"].append({"key": key, "request": request})
+
+    def hold(self, key):
+        time.sleep(self.args.hold_identity)
+        with self.lock:
+            self.answered.add(key)
 
     def decide(self, key, service, session):
         """Returns the fault to inject for this request, or None."""
@@ -129,6 +146,11 @@ def make_handler(state, upstream):
             m = CREDENTIAL.search(auth)
             key, service = (m.group(1), m.group(2)) if m else (None, None)
             session = "X-Amz-Security-Token" in self.headers
+            if state.args.hold_identity:
+                if b"Action=GetCallerIdentity" in payload:
+                    state.hold(key)
+                else:
+                    state.arrived(key, f"{self.command} {self.path}")
             fault = state.decide(key, service, session)
             if fault == "expired":
                 self.reply(400, [("Content-Type", "application/xml")], EXPIRED)
@@ -163,6 +185,7 @@ def main():
     p.add_argument("--expire-key", action="append")
     p.add_argument("--slowdown-every", type=int, default=0)
     p.add_argument("--slowdown-burst", type=int, default=0)
+    p.add_argument("--hold-identity", type=float, default=0)
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
     state = State(args)

@@ -284,12 +284,8 @@ pub async fn run_with(
         let _ = events.send(e);
     };
 
-    // Sessions: the source; the destination writer (its own credentials => streaming), else the
-    // source identity in the destination's Region (server-side copy).
-    let src = Session::connect(&config.source.access, "source credentials", Some(&config.source.bucket)).await?;
-
-    // The journal (not for a dry run: it writes nothing), opened before the destination's
-    // lookups so the listings can start now.
+    // The journal (not for a dry run: it writes nothing), opened first: whether there is a
+    // listing to start depends on it.
     let id = RunIdentity {
         source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
         destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
@@ -313,34 +309,59 @@ pub async fn run_with(
         Mode::Cp => None,
     };
 
-    // The first pages are on their way while the destination's Region and Object Ownership are
-    // looked up: two round trips less before the first copy. A plan that is complete lists nothing.
+    // Sessions: the source; the destination writer (its own credentials => streaming), else the
+    // source identity in the destination's Region (server-side copy). The source's first page
+    // is on its way while STS confirms the source identity and the destination's Region and
+    // Object Ownership are looked up: three round trips less before the first copy. A plan
+    // that is complete lists nothing.
     let listing = !resumed.as_ref().is_some_and(Resumed::whole_plan);
     let after = resumed.as_ref().and_then(|r| r.last_planned_key.clone());
     let start_listing = |session: &Session, bucket: &str, prefix: &str| {
         ObjectPages::transfer(session, bucket, prefix, after.as_deref(), settings.list_page_size)
     };
-    let source_pages = listing.then(|| start_listing(&src, &config.source.bucket, &config.source.prefix));
+    let (src, source_pages) =
+        Session::connect_with(&config.source.access, "source credentials", Some(&config.source.bucket), |s| {
+            listing.then(|| start_listing(s, &config.source.bucket, &config.source.prefix))
+        })
+        .await?;
 
+    // The destination's session and the audit identity (its account decides
+    // ExpectedBucketOwner) are looked up at the same time.
     let endpoint = config.source.access.endpoint_url.clone();
-    let (dst, method) = match config.destination_writer() {
-        Some(access) => (
-            Session::connect(&access, "destination credentials", Some(&config.destination.bucket)).await?,
-            Method::Stream,
-        ),
-        None => {
-            let via = "source credentials (destination side)";
-            let dst_endpoint = config.destination.access.endpoint_url.clone();
-            let session = if dst_endpoint.is_none() || dst_endpoint == endpoint {
-                src.sibling(via, &config.destination.bucket, config.destination.access.region.as_deref()).await
-            } else {
-                let access =
-                    with_region(config.source.access.clone(), config.destination.access.region.clone(), dst_endpoint);
-                Session::connect(&access, via, Some(&config.destination.bucket)).await?
-            };
-            (session, Method::ServerSide)
-        }
+    let destination = async {
+        Ok::<_, TransferError>(match config.destination_writer() {
+            Some(access) => (
+                Session::connect(&access, "destination credentials", Some(&config.destination.bucket)).await?,
+                Method::Stream,
+            ),
+            None => {
+                let via = "source credentials (destination side)";
+                let dst_endpoint = config.destination.access.endpoint_url.clone();
+                let session = if dst_endpoint.is_none() || dst_endpoint == endpoint {
+                    src.sibling(via, &config.destination.bucket, config.destination.access.region.as_deref()).await
+                } else {
+                    let access = with_region(
+                        config.source.access.clone(),
+                        config.destination.access.region.clone(),
+                        dst_endpoint.clone(),
+                    );
+                    Session::connect(&access, via, Some(&config.destination.bucket)).await?
+                };
+                (session, Method::ServerSide)
+            }
+        })
     };
+    let audit = async {
+        let a = config.destination.audit.as_ref()?;
+        let a = with_region(
+            a.clone(),
+            a.region.clone(),
+            config.destination.access.endpoint_url.clone().or(endpoint.clone()),
+        );
+        Session::connect(&a, "audit credentials", Some(&config.destination.bucket)).await.ok()
+    };
+    let (destination, audit) = tokio::join!(destination, audit);
+    let (dst, method) = destination?;
     let listings = source_pages.map(|source| Listings {
         source,
         destination: (opts.mode == Mode::Sync)
@@ -348,14 +369,6 @@ pub async fn run_with(
     });
 
     // The destination's account and Object Ownership decide ExpectedBucketOwner and the ACL.
-    let audit = match &config.destination.audit {
-        Some(a) => {
-            let a =
-                with_region(a.clone(), a.region.clone(), config.destination.access.endpoint_url.clone().or(endpoint));
-            Session::connect(&a, "audit credentials", Some(&config.destination.bucket)).await.ok()
-        }
-        None => None,
-    };
     let dest_owner = config
         .destination
         .kms_key_arn
