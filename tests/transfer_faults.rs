@@ -252,3 +252,29 @@ async fn the_first_listing_page_is_asked_for_while_sts_says_who_the_caller_is() 
     );
     assert_all_copied(&destination_keys(&m).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_renews_credentials_that_expire_under_its_own_listings() {
+    let m = migration("verify").await;
+    // A role session expires at its fifth ListObjectsV2 page. With pages of 20 keys the run
+    // lists the source in 12 pages and verify lists it again in 12 (verify reads the
+    // destination with the audit keys, which do not expire here): pages 5, 9, 13, 17 and 21
+    // are refused, the last three under verify, which must renew to finish. Its HEADs meet
+    // the same expiries as bare 400s (a HEAD answer has no body for the code).
+    let proxy = FaultProxy::start(&moto().endpoint, &["--expire-listing-after", "4"]);
+    let mut ws = Workspace::new();
+    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let text = format!("{}\n[transfer]\nconcurrency = 8\nlist_page_size = 20\n", m.config_toml(&proxy.endpoint, ""));
+    let config = ws.write("migration.toml", &text).display().to_string();
+
+    let (code, s, stderr) = run(&ws, &["cp", "--verify", "--config", &config, "--progress", "json"]);
+    let stats = proxy.stats();
+    eprintln!("summary: {s}\nproxy: {stats}");
+    assert_eq!(code, 0, "{s}\n{stderr}");
+    assert_eq!(s["copied"], OBJECTS as u64);
+    assert_eq!(s["verify"]["checked"], OBJECTS as u64, "{s}");
+    assert_eq!(s["verify"]["mismatches"], serde_json::json!([]), "{s}");
+    let expired = stats["keys_expired"].as_array().unwrap().len();
+    assert!(expired >= 5 && stats["expired_listings"].as_u64().unwrap() >= 5, "listings met expiry: {stats}");
+    assert_all_copied(&destination_keys(&m).await);
+}

@@ -37,7 +37,7 @@ impl FaultProxy {
     }
 
     /// The proxy's counters: requests, s3_requests, expired_responses, slowdowns,
-    /// session_keys_seen, keys_expired, before_identity_answer.
+    /// session_keys_seen, keys_expired, before_identity_answer, listings, expired_listings.
     pub fn stats(&self) -> serde_json::Value {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the proxy");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();

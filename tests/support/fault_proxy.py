@@ -7,6 +7,10 @@ still verify) and injects, for S3 requests only (the service in the signature's 
                      400 ExpiredToken from its (N+1)th S3 request on, for good: as if that
                      credential had expired at that point;
   --expire-key K:N   the same for access key K whether or not it has a session token;
+  --expire-listing-after N
+                     a session key expires for good at its (N+1)th ListObjectsV2 (every
+                     request with it is answered ExpiredToken from then on): a listing
+                     long enough meets an expiry whatever else the run does;
   --slowdown-every M --slowdown-burst B
                      every Mth S3 request starts a burst: it and the next B-1 S3 requests are
                      answered 503 SlowDown;
@@ -45,6 +49,8 @@ class State:
         self.lock = threading.Lock()
         self.args = args
         self.per_key = {}
+        self.listings_per_key = {}
+        self.expired_keys = set()
         self.expire_keys = {}
         for spec in args.expire_key or []:
             key, _, n = spec.partition(":")
@@ -60,6 +66,8 @@ class State:
             "session_keys_seen": [],
             "keys_expired": [],
             "before_identity_answer": [],
+            "listings": 0,
+            "expired_listings": 0,
         }
 
     def arrived(self, key, request):
@@ -72,7 +80,7 @@ class State:
         with self.lock:
             self.answered.add(key)
 
-    def decide(self, key, service, session):
+    def decide(self, key, service, session, listing=False):
         """Returns the fault to inject for this request, or None."""
         with self.lock:
             self.stats["requests"] += 1
@@ -87,7 +95,16 @@ class State:
             limit = self.expire_keys.get(key)
             if limit is None and session and self.args.expire_after:
                 limit = self.args.expire_after
-            if limit is not None and n > limit:
+            if listing:
+                self.stats["listings"] += 1
+            if session and listing and self.args.expire_listing_after:
+                m = self.listings_per_key.get(key, 0) + 1
+                self.listings_per_key[key] = m
+                if m > self.args.expire_listing_after:
+                    self.expired_keys.add(key)
+            if (limit is not None and n > limit) or key in self.expired_keys:
+                if listing:
+                    self.stats["expired_listings"] += 1
                 if key not in self.stats["keys_expired"]:
                     self.stats["keys_expired"].append(key)
                 self.stats["expired_responses"] += 1
@@ -151,7 +168,7 @@ def make_handler(state, upstream):
                     state.hold(key)
                 else:
                     state.arrived(key, f"{self.command} {self.path}")
-            fault = state.decide(key, service, session)
+            fault = state.decide(key, service, session, self.command == "GET" and "list-type=2" in self.path)
             if fault == "expired":
                 self.reply(400, [("Content-Type", "application/xml")], EXPIRED)
                 return
@@ -186,6 +203,7 @@ def main():
     p.add_argument("--slowdown-every", type=int, default=0)
     p.add_argument("--slowdown-burst", type=int, default=0)
     p.add_argument("--hold-identity", type=float, default=0)
+    p.add_argument("--expire-listing-after", type=int, default=0)
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
     state = State(args)

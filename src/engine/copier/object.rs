@@ -16,7 +16,8 @@ use crate::core::progress::{Failure, Halt, Method, TransferEvent};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Permit;
 use crate::engine::copier::retry::{
-    Class, MAX_ATTEMPTS, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, op_error,
+    Class, MAX_ATTEMPTS, MAX_BARE_400, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, head_error,
+    op_error,
 };
 use crate::engine::copier::{Ctx, Task};
 
@@ -120,6 +121,7 @@ impl Ctx {
     {
         let mut attempts = 0;
         let mut expired = 0;
+        let mut bare_400 = 0;
         loop {
             attempts += 1;
             // Boxed: an SDK request future is about 9 KiB, and inline it made every object
@@ -152,6 +154,23 @@ impl Ctx {
                     }
                     let wait = std::time::Duration::from_millis(250).saturating_mul(expired.min(8));
                     tokio::time::sleep(wait).await;
+                }
+                Class::MaybeExpired if bare_400 < MAX_BARE_400 => {
+                    bare_400 += 1;
+                    attempts -= 1;
+                    self.emit(TransferEvent::Retry { code: error.code.clone() });
+                    if let Some(s) = self.session(side) {
+                        s.invalidate();
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(400).saturating_mul(bare_400)).await;
+                }
+                Class::MaybeExpired => {
+                    let message = format!(
+                        "{} (a HEAD answer carries no error code, and fresh credentials got the same 400: not an expiry; \
+                         an object encrypted with SSE-C, or a bucket in another Region, answers so)",
+                        error.message
+                    );
+                    return Err(Failed { error: OpError { message, ..error }, attempts, op });
                 }
                 Class::Throttle | Class::Retry if attempts < MAX_ATTEMPTS => {
                     if error.class == Class::Throttle {
@@ -430,7 +449,7 @@ async fn multipart(
     let head = ctx
         .call(Side::Source, "HeadObject (source)", || {
             let req = ctx.src.head_object().bucket(&ctx.src_bucket).key(&src_key).set_if_match(if_match.clone());
-            async move { req.send().await.map_err(op_error) }
+            async move { req.send().await.map_err(head_error) }
         })
         .await?;
     if head.content_length().unwrap_or(-1) as u64 != o.size {
@@ -604,7 +623,7 @@ async fn head_destination(ctx: &Arc<Ctx>, dst_key: &str) -> Res<aws_sdk_s3::oper
             .bucket(&ctx.dst_bucket)
             .key(dst_key)
             .set_expected_bucket_owner(ctx.dest_owner.clone());
-        async move { req.send().await.map_err(op_error) }
+        async move { req.send().await.map_err(head_error) }
     })
     .await
 }
@@ -668,7 +687,7 @@ pub(crate) async fn facts(ctx: &Ctx, side: Side, key: &str) -> Result<Facts, (St
             if side == Side::Destination {
                 req = req.set_expected_bucket_owner(ctx.dest_owner.clone());
             }
-            async move { req.send().await.map_err(op_error) }
+            async move { req.send().await.map_err(head_error) }
         })
         .await
         .map_err(|f| (f.error.code, f.error.message))?;

@@ -15,6 +15,8 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub const MAX_EXPIRED_RETRIES: u32 = 30;
 /// The same for credentials that cannot renew: re-reading them once or twice is all there is.
 pub const MAX_EXPIRED_NO_RENEW: u32 = 3;
+/// Bare 400s one HEAD rides out with fresh credentials before it counts as a failure.
+pub const MAX_BARE_400: u32 = 3;
 const BASE: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_secs(20);
 
@@ -24,6 +26,10 @@ pub enum Class {
     Throttle,
     /// The credentials expired under the request: wait for the SDK to renew them and re-queue.
     Expired,
+    /// A HEAD refused with a bare 400. S3 refuses an expired token with 400 ExpiredToken, but a
+    /// HEAD answer has no body to carry the code: renew the credentials and try again, a few
+    /// times; a 400 that fresh credentials also get is something else (a failure).
+    MaybeExpired,
     /// Transient server or network trouble.
     Retry,
     /// Record and move on (AccessDenied, NoSuchKey, InvalidObjectState, ...).
@@ -105,6 +111,20 @@ where
         _ => "Error".to_string(),
     });
     OpError { class, code, message: describe_sdk_error(&err) }
+}
+
+/// [`op_error`] for HEAD requests, whose error answers carry no code: a bare 400 may be an
+/// expired token ([`Class::MaybeExpired`]).
+pub fn head_error<E, R>(err: SdkError<E, R>) -> OpError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    let mut e = op_error(err);
+    if e.class == Class::Fatal && e.code == "HTTP 400" {
+        e.class = Class::MaybeExpired;
+    }
+    e
 }
 
 /// Exponential back-off with full jitter: a random wait in [0, min(cap, base * 2^attempt)].
