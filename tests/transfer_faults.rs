@@ -90,6 +90,16 @@ async fn migration(tag: &str) -> Migration {
     m
 }
 
+/// A workspace with the migration's operator and auditor profiles, and the path of its config
+/// reaching moto through `proxy`, with these `[transfer]` lines.
+fn through(m: &Migration, proxy: &FaultProxy, transfer: &str) -> (Workspace, String) {
+    let mut ws = Workspace::new();
+    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
+    let text = format!("{}\n[transfer]\n{transfer}", m.config_toml(&proxy.endpoint, ""));
+    let config = ws.write("migration.toml", &text).display().to_string();
+    (ws, config)
+}
+
 fn assert_all_copied(keys: &[String]) {
     assert_eq!(keys.len(), OBJECTS, "every object is at the destination, none lost");
     for i in 0..OBJECTS {
@@ -107,10 +117,7 @@ async fn renewable_credentials_are_renewed_after_expired_token_and_throttles_are
         &moto().endpoint,
         &["--expire-after", "60", "--slowdown-every", "45", "--slowdown-burst", "4"],
     );
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
-    let text = format!("{}\n[transfer]\nconcurrency = 8\n", m.config_toml(&proxy.endpoint, ""));
-    let config = ws.write("migration.toml", &text).display().to_string();
+    let (ws, config) = through(&m, &proxy, "concurrency = 8\n");
 
     let (code, s, stderr, lines) = run_lines(&ws, &["cp", "--config", &config, "--progress", "json"]);
     let stats = proxy.stats();
@@ -236,9 +243,7 @@ async fn the_first_listing_page_is_asked_for_while_sts_says_who_the_caller_is() 
     // Each GetCallerIdentity is held 1.5 s; the proxy notes what arrives with the same
     // credentials before that answer goes back, i.e. what was sent without waiting for it.
     let proxy = FaultProxy::start(&moto().endpoint, &["--hold-identity", "1.5"]);
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
-    let config = ws.write("migration.toml", &m.config_toml(&proxy.endpoint, "")).display().to_string();
+    let (ws, config) = through(&m, &proxy, "");
 
     let (code, s, stderr) = run(&ws, &["cp", "--config", &config, "--progress", "json"]);
     let stats = proxy.stats();
@@ -262,10 +267,7 @@ async fn verify_renews_credentials_that_expire_under_its_own_listings() {
     // are refused, the last three under verify, which must renew to finish. Its HEADs meet
     // the same expiries as bare 400s (a HEAD answer has no body for the code).
     let proxy = FaultProxy::start(&moto().endpoint, &["--expire-listing-after", "4"]);
-    let mut ws = Workspace::new();
-    ws.profile("operator", &m.operator).profile("auditor", &m.auditor);
-    let text = format!("{}\n[transfer]\nconcurrency = 8\nlist_page_size = 20\n", m.config_toml(&proxy.endpoint, ""));
-    let config = ws.write("migration.toml", &text).display().to_string();
+    let (ws, config) = through(&m, &proxy, "concurrency = 8\nlist_page_size = 20\n");
 
     let (code, s, stderr) = run(&ws, &["cp", "--verify", "--config", &config, "--progress", "json"]);
     let stats = proxy.stats();
