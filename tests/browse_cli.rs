@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::fault::FaultProxy;
 use support::world::{self, Migration, Steps};
 use support::{LAKE, PROD, Workspace, moto, s3ferry};
 
@@ -67,6 +68,28 @@ async fn ls_pages_through_more_than_a_thousand_objects() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.lines().any(|l| l.contains("PRE") && l.ends_with("many/")), "{}", run.stdout);
     assert!(run.stdout.lines().any(|l| l.contains("2.0 KiB") && l.ends_with("top level.csv")), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_follows_a_bucket_into_its_own_region() {
+    let (m, ws, _) = migration(Steps::ALL).await;
+    let s3 = moto().s3(PROD);
+    world::put_many(&s3, &m.source_bucket, (0..3).map(|i| (format!("far/obj-{i}.json"), vec![b'x'; 10 + i]))).await;
+    // The config says eu-west-2; the proxy answers as S3 does for a bucket that lives in
+    // us-west-2: 301 PermanentRedirect naming the Region, to anything signed for another.
+    let proxy = FaultProxy::start(&moto().endpoint, &["--bucket-region", &format!("{}:us-west-2", m.source_bucket)]);
+    let config = ws.write("far.toml", &m.config_toml(&proxy.endpoint, "")).display().to_string();
+
+    let url = format!("s3://{}/far/", m.source_bucket);
+    let run = s3ferry(&ws, &["ls", &url, "--json", "--config", &config]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let keys: Vec<String> = run
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["key"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(keys, ["far/obj-0.json", "far/obj-1.json", "far/obj-2.json"]);
+    assert!(proxy.stats()["redirects"].as_u64().unwrap() >= 1, "S3's redirect was met and followed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

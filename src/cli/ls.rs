@@ -79,8 +79,9 @@ pub async fn run(config: &Config, args: &LsArgs, out: &mut impl Write) -> Result
         }
         return Ok(count);
     }
-    let mut pages =
-        PrefixPages::new(session.s3.clone(), &location.bucket, &location.prefix).page_size(args.list_page_size);
+    let mut pages = PrefixPages::new(session.s3.clone(), &location.bucket, &location.prefix)
+        .page_size(args.list_page_size)
+        .following(&session);
     while let Some(page) = pages.next(&session.info).await {
         for entry in page? {
             write_entry(out, &entry, args.json)?;

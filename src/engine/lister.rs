@@ -4,7 +4,7 @@ use aws_sdk_s3::primitives::DateTime;
 
 use crate::core::listing::Entry;
 use crate::engine::errors::{describe_sdk_error, error_code};
-use crate::engine::session::SessionInfo;
+use crate::engine::session::{Session, SessionInfo};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -54,6 +54,8 @@ pub struct PrefixPages {
     token: Option<String>,
     page_size: i32,
     done: bool,
+    /// Re-signs for the bucket's own Region when S3 answers from the wrong one.
+    session: Option<Session>,
 }
 
 impl PrefixPages {
@@ -65,7 +67,16 @@ impl PrefixPages {
             token: None,
             page_size: crate::config::DEFAULT_LIST_PAGE_SIZE as i32,
             done: false,
+            session: None,
         }
+    }
+
+    /// Follows a bucket in another Region than the session's: S3 refuses the first page with
+    /// PermanentRedirect (or AuthorizationHeaderMalformed) and names the bucket's Region in
+    /// `x-amz-bucket-region`; the listing goes on with the same credentials in that Region.
+    pub fn following(mut self, session: &Session) -> Self {
+        self.session = Some(session.clone());
+        self
     }
 
     /// Entries to ask for per page (MaxKeys); S3 caps it at 1,000.
@@ -83,16 +94,24 @@ impl PrefixPages {
         if self.done {
             return None;
         }
-        let result = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&self.prefix)
-            .delimiter("/")
-            .max_keys(self.page_size)
-            .set_continuation_token(self.token.take())
-            .send()
-            .await;
+        let ask = |s3: &aws_sdk_s3::Client, token: Option<String>| {
+            s3.list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&self.prefix)
+                .delimiter("/")
+                .max_keys(self.page_size)
+                .set_continuation_token(token)
+                .send()
+        };
+        let token = self.token.take();
+        let mut result = ask(&self.s3, token.clone()).await;
+        if let Err(e) = &result
+            && let Some(session) = &self.session
+            && let Some(region) = elsewhere(e)
+        {
+            self.s3 = session.s3_in(&region);
+            result = ask(&self.s3, token).await;
+        }
         let page = match result {
             Ok(p) => p,
             Err(e) => {
@@ -120,6 +139,21 @@ impl PrefixPages {
         self.done = self.token.is_none();
         Some(Ok(entries))
     }
+}
+
+/// The bucket's Region when S3 refused a request for being sent to another Region.
+fn elsewhere<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Option<String>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    let code = error_code(err)?;
+    if !matches!(code.as_str(), "PermanentRedirect" | "AuthorizationHeaderMalformed") {
+        return None;
+    }
+    let raw = err.raw_response()?;
+    raw.headers().get("x-amz-bucket-region").map(str::to_string)
 }
 
 /// Names the bucket, prefix and account, and says what to do next.

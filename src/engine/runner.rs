@@ -247,7 +247,7 @@ fn spawn_listing(
                 let _ = events.send(event);
             }
             Location::Prefix { bucket, prefix } => {
-                let mut pages = PrefixPages::new(session.s3.clone(), &bucket, &prefix);
+                let mut pages = PrefixPages::new(session.s3.clone(), &bucket, &prefix).following(&session);
                 while let Some(page) = pages.next(&session.info).await {
                     let event = match page {
                         Ok(entries) => EngineEvent::Listed { side, request, entries, more: !pages.is_done() },

@@ -14,6 +14,10 @@ still verify) and injects, for S3 requests only (the service in the signature's 
   --slowdown-every M --slowdown-burst B
                      every Mth S3 request starts a burst: it and the next B-1 S3 requests are
                      answered 503 SlowDown;
+  --bucket-region B:R
+                     bucket B lives in Region R: an S3 request for it signed for another
+                     Region is answered 301 PermanentRedirect with x-amz-bucket-region: R,
+                     as S3 answers on the wrong regional endpoint;
   --hold-identity S  every STS GetCallerIdentity waits S seconds before it is forwarded; the
                      stats list the other requests whose access key had no answer to its
                      GetCallerIdentity yet when they arrived ("before_identity_answer": key,
@@ -36,11 +40,16 @@ EXPIRED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ExpiredToken</Code>'
     b"<Message>The provided token has expired.</Message><RequestId>fault-proxy</RequestId></Error>"
 )
+REDIRECT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+    b"<Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message>"
+    b"<RequestId>fault-proxy</RequestId></Error>"
+)
 SLOWDOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message><RequestId>fault-proxy</RequestId></Error>"
 )
-CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -58,6 +67,7 @@ class State:
         self.s3_requests = 0
         self.burst_left = 0
         self.answered = set()
+        self.bucket_regions = dict(spec.split(":", 1) for spec in args.bucket_region or [])
         self.stats = {
             "requests": 0,
             "s3_requests": 0,
@@ -67,6 +77,7 @@ class State:
             "keys_expired": [],
             "before_identity_answer": [],
             "listings": 0,
+            "redirects": 0,
             "expired_listings": 0,
         }
 
@@ -161,7 +172,14 @@ def make_handler(state, upstream):
                 return
             auth = self.headers.get("Authorization", "")
             m = CREDENTIAL.search(auth)
-            key, service = (m.group(1), m.group(2)) if m else (None, None)
+            key, region, service = (m.group(1), m.group(2), m.group(3)) if m else (None, None, None)
+            bucket = urllib.parse.urlsplit(self.path).path.lstrip("/").split("/")[0]
+            home = state.bucket_regions.get(bucket)
+            if service == "s3" and home and region != home:
+                with state.lock:
+                    state.stats["redirects"] += 1
+                self.reply(301, [("Content-Type", "application/xml"), ("x-amz-bucket-region", home)], REDIRECT)
+                return
             session = "X-Amz-Security-Token" in self.headers
             if state.args.hold_identity:
                 if b"Action=GetCallerIdentity" in payload:
@@ -203,6 +221,7 @@ def main():
     p.add_argument("--slowdown-every", type=int, default=0)
     p.add_argument("--slowdown-burst", type=int, default=0)
     p.add_argument("--hold-identity", type=float, default=0)
+    p.add_argument("--bucket-region", action="append")
     p.add_argument("--expire-listing-after", type=int, default=0)
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
