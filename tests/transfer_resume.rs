@@ -136,3 +136,28 @@ async fn resume_after_kill_copies_only_the_rest() {
         (Some(false), Some(0), Some(OBJECTS as u64))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_refused_before_it_plans_leaves_nothing_to_resume() {
+    let (m, mut ws) = world::scenario(Steps::ALL).await;
+    // The operator's keys are wrong: STS refuses them before anything is planned.
+    let wrong = support::Keys { access_key_id: "AKIAWRONGWRONGWRONG1".into(), secret_access_key: "wrong".into() };
+    ws.profile("stranger", &wrong);
+    let text = m.config_toml(&moto().endpoint, "").replace("profile = \"operator\"", "profile = \"stranger\"");
+    let config = ws.write("migration.toml", &text).display().to_string();
+
+    let run = support::s3ferry(&ws, &["cp", "--config", &config, "--progress", "none"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("source credentials"), "{}", run.stderr);
+    let journals: Vec<_> = std::fs::read_dir(ws.path().join(".s3ferry"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|pair| std::fs::read_dir(pair.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(journals.is_empty(), "no journal of a run that never began: {journals:?}");
+    let again = support::s3ferry(&ws, &["cp", "--resume", "--config", &config, "--progress", "none"]);
+    assert_eq!(again.code, 2, "--resume finds nothing to resume: {}", again.stderr);
+}

@@ -219,6 +219,23 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Removes a directory when dropped, unless told to keep it.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn who(info: &SessionInfo) -> String {
     format!("{} (account {})", info.identity.arn, info.identity.account)
 }
@@ -304,6 +321,9 @@ pub async fn run_with(
             Journal::open(&state_dir, &id, opts.resume == ResumePolicy::Fresh, opts.resume == ResumePolicy::Require)?;
         (Some(Arc::new(j)), r)
     };
+    // A journal this run created goes again if the run ends before planning (credentials
+    // refused, say): the next run would otherwise "resume" a run that never began.
+    let unplanned = RemoveOnDrop((journal.is_some() && resumed.is_none()).then(|| id.run_dir(&state_dir)));
     let index = match opts.mode {
         Mode::Sync => Some(IndexReader::for_run(&state_dir, &id)?),
         Mode::Cp => None,
@@ -498,6 +518,7 @@ pub async fn run_with(
         dst_who: who(&dst.info),
         ctx: ctx.clone(),
     };
+    unplanned.keep();
     let planning = tokio::spawn(planner.run(resumed, index, listings, tx));
 
     let mut workers = JoinSet::new();
