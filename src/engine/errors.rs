@@ -4,6 +4,12 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// The bucket's Region as S3 names it on a refusal (`x-amz-bucket-region`, sent even with a 301
+/// or 403 and on a HEAD, which has no body).
+pub fn region_header<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<String> {
+    err.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string)
+}
+
 /// The service's error code, or the HTTP status for bodiless errors (HEAD requests).
 pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<String>
 where

@@ -12,7 +12,7 @@ use crate::core::preflight::evidence::{
     BucketEvidence, Encryption, Evidence, Fetched, KeyEvidence, NamedPolicy, Ownership, PrincipalEvidence,
     RoleEvidence, RunShape,
 };
-use crate::engine::errors::{describe_sdk_error, error_code};
+use crate::engine::errors::{describe_sdk_error, error_code, region_header};
 use crate::engine::session::Session;
 
 /// Policy documents the operator supplies instead of reading them (`--dst-bucket-policy FILE`).
@@ -297,7 +297,7 @@ async fn bucket(session: &Session, name: &str, prefix: &str, account: Option<&st
     let head = session.s3.head_bucket().bucket(name).send().await;
     let region = match &head {
         Ok(out) => out.bucket_region().map(str::to_string),
-        Err(e) => e.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string),
+        Err(e) => region_header(e),
     };
     ev.exists = match &head {
         Ok(_) => Fetched::Got(()),

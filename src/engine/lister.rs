@@ -3,7 +3,7 @@
 use aws_sdk_s3::primitives::DateTime;
 
 use crate::core::listing::Entry;
-use crate::engine::errors::{describe_sdk_error, error_code};
+use crate::engine::errors::{describe_sdk_error, error_code, region_header};
 use crate::engine::session::{Session, SessionInfo};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,8 +152,7 @@ where
     if !matches!(code.as_str(), "PermanentRedirect" | "AuthorizationHeaderMalformed") {
         return None;
     }
-    let raw = err.raw_response()?;
-    raw.headers().get("x-amz-bucket-region").map(str::to_string)
+    region_header(err)
 }
 
 /// Names the bucket, prefix and account, and says what to do next.

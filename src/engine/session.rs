@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::config::Access;
 use crate::core::credentials::{CredentialLifetime, CredentialSource, classify};
-use crate::engine::errors::describe_sdk_error;
+use crate::engine::errors::{describe_sdk_error, region_header};
 
 /// How long connecting and resolving an identity may take before we give up with a message.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
@@ -287,7 +287,7 @@ fn s3_client(sdk: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
 async fn bucket_region(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(out) => out.bucket_region().map(str::to_string),
-        Err(e) => e.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string),
+        Err(e) => region_header(&e),
     }
 }
 

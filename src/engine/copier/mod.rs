@@ -363,7 +363,7 @@ pub async fn run_with(
                     let access = with_region(
                         config.source.access.clone(),
                         config.destination.access.region.clone(),
-                        dst_endpoint.clone(),
+                        dst_endpoint,
                     );
                     Session::connect(&access, via, Some(&config.destination.bucket)).await?
                 };
