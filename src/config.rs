@@ -81,8 +81,12 @@ pub struct DestinationConfig {
 pub struct TransferConfig {
     /// What the console's copy action does; the `cp`/`sync` subcommands choose for themselves.
     pub mode: Mode,
-    /// Most requests in flight. The copier starts here and backs off on SlowDown.
+    /// Requests in flight to start with. The copier backs off from here on SlowDown.
     pub concurrency: usize,
+    /// Most requests in flight: past `concurrency` the copier grows only while answers come
+    /// about as fast as the link allows (far from the bucket). Equals `concurrency` when only
+    /// that was set: a number the operator chose is a ceiling.
+    pub max_concurrency: usize,
     /// Objects up to this size are copied with one CopyObject; larger ones in parts.
     pub multipart_threshold: u64,
     /// Part size for multipart copies (grown automatically to stay within 10,000 parts).
@@ -101,6 +105,7 @@ pub struct TransferConfig {
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 256;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 1024;
 pub const MAX_CONCURRENCY: usize = 4096;
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 << 30;
 pub const DEFAULT_PART_SIZE: u64 = 64 << 20;
@@ -113,6 +118,7 @@ impl Default for TransferConfig {
         TransferConfig {
             mode: Mode::Cp,
             concurrency: DEFAULT_CONCURRENCY,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             include: Vec::new(),
@@ -276,6 +282,7 @@ impl RawBatch {
 struct RawTransfer {
     mode: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    max_concurrency: Option<Spanned<i64>>,
     multipart_threshold: Option<Spanned<String>>,
     part_size: Option<Spanned<String>>,
     #[serde(default)]
@@ -303,6 +310,22 @@ impl RawTransfer {
                 return Err(bad(c, "transfer.concurrency", "expected 1 to 4096 requests in flight (default 256)"));
             }
             t.concurrency = *c.get_ref() as usize;
+            t.max_concurrency = t.concurrency;
+        }
+        if let Some(m) = &self.max_concurrency {
+            if !(1..=MAX_CONCURRENCY as i64).contains(m.get_ref()) {
+                return Err(bad(m, "transfer.max_concurrency", "expected 1 to 4096 requests in flight (default 1024)"));
+            }
+            let max = *m.get_ref() as usize;
+            if self.concurrency.is_some() && max < t.concurrency {
+                return Err(bad(
+                    m,
+                    "transfer.max_concurrency",
+                    &format!("{max} is below concurrency = {}: the ceiling must be at least the start", t.concurrency),
+                ));
+            }
+            t.max_concurrency = max;
+            t.concurrency = t.concurrency.min(max);
         }
         if let Some(v) = &self.multipart_threshold {
             t.multipart_threshold = transfer_size(v, "transfer.multipart_threshold")?;

@@ -280,3 +280,25 @@ async fn verify_renews_credentials_that_expire_under_its_own_listings() {
     assert!(expired >= 5 && stats["expired_listings"].as_u64().unwrap() >= 5, "listings met expiry: {stats}");
     assert_all_copied(&destination_keys(&m).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn far_from_the_bucket_the_limit_grows_past_its_start_unless_the_operator_fixed_it() {
+    let m = migration("far").await;
+    // Every S3 request 150 ms away: with 4 in flight moto answers at once, latency stays near
+    // the link's own, so the limit should grow toward max_concurrency.
+    let proxy = FaultProxy::start(&moto().endpoint, &["--delay", "0.15"]);
+    let (ws, config) = through(&m, &proxy, "concurrency = 4\nmax_concurrency = 32\n");
+    let (code, s, stderr) = run(&ws, &["cp", "--config", &config, "--progress", "json"]);
+    eprintln!("summary: {s}");
+    assert_eq!(code, 0, "{s}\n{stderr}");
+    assert_eq!(s["copied"], OBJECTS as u64);
+    let peak = s["concurrency_peak"].as_u64().unwrap();
+    assert!((8..=32).contains(&peak), "the limit grew from 4 and stayed under the ceiling: {s}");
+
+    // The same, with --concurrency 4 on the command line: a number the operator chose is the most.
+    let (ws, config) = through(&m, &proxy, "concurrency = 4\nmax_concurrency = 32\n");
+    let (code, s, stderr) = run(&ws, &["cp", "--config", &config, "--progress", "json", "--concurrency", "4"]);
+    assert_eq!(code, 0, "{s}\n{stderr}");
+    assert_eq!((s["copied"].as_u64(), s["concurrency_peak"].as_u64()), (Some(OBJECTS as u64), Some(4)), "{s}");
+    assert_all_copied(&destination_keys(&m).await);
+}

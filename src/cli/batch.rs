@@ -261,6 +261,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
     // Objects over 5 GiB: s3ferry's own multipart copy, exactly these keys.
     let copy = CopyArgs {
         concurrency: None,
+        max_concurrency: None,
         multipart_threshold: None,
         part_size: None,
         list_page_size: None,

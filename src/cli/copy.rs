@@ -38,9 +38,14 @@ pub enum ProgressFormat {
 /// Flags shared by `cp` and `sync`; each overrides the `[transfer]` field of the same name.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CopyArgs {
-    /// Most requests in flight (1-4096; default 256). Lowered automatically on 503 SlowDown.
+    /// Requests in flight (1-4096), lowered automatically on 503 SlowDown. Unset, s3ferry starts
+    /// at 256 and grows to 1024 while answers come as fast as the link allows; set, it is the most.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_CONCURRENCY as i64))]
     pub concurrency: Option<u16>,
+    /// Let the limit grow past --concurrency up to this many while latency shows the link binds
+    /// (1-4096; default 1024 when --concurrency is unset).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_CONCURRENCY as i64))]
+    pub max_concurrency: Option<u16>,
     /// Copy objects larger than this in parts (5MiB-5GiB; default 5GiB).
     #[arg(long, value_name = "SIZE", value_parser = part_size_arg)]
     pub multipart_threshold: Option<u64>,
@@ -135,6 +140,11 @@ pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (C
     t.mode = mode;
     if let Some(c) = args.concurrency {
         t.concurrency = c as usize;
+        t.max_concurrency = c as usize;
+    }
+    if let Some(m) = args.max_concurrency {
+        t.max_concurrency = m as usize;
+        t.concurrency = t.concurrency.min(m as usize);
     }
     if let Some(v) = args.multipart_threshold {
         t.multipart_threshold = v;

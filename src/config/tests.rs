@@ -46,6 +46,7 @@ fn the_shipped_example_parses() {
     // The example spells out the defaults.
     let t = &c.transfer;
     assert_eq!((t.mode, t.concurrency, t.multipart_threshold, t.part_size), (Mode::Cp, 256, 5 << 30, 64 << 20));
+    assert_eq!(t.max_concurrency, 1024);
     assert_eq!((t.delete, t.verify, t.state_dir.as_path()), (false, false, Path::new(".s3ferry")));
 }
 
@@ -130,6 +131,18 @@ fn errors_name_line_and_field() {
             "1 to 4096",
         ),
         (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nmax_concurrency = 5000\n",
+            6,
+            "transfer.max_concurrency",
+            "1 to 4096",
+        ),
+        (
+            "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nconcurrency = 64\nmax_concurrency = 32\n",
+            7,
+            "transfer.max_concurrency",
+            "32 is below concurrency = 64",
+        ),
+        (
             "[source]\nbucket = \"prod-data\"\n[destination]\nbucket = \"dl-raw\"\n[transfer]\nlist_page_size = 0\n",
             6,
             "transfer.list_page_size",
@@ -194,6 +207,7 @@ fn transfer_defaults_and_values() {
     let c = parse(GOOD).unwrap();
     let t = &c.transfer;
     assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Cp, 256, false, false));
+    assert_eq!(t.max_concurrency, 1024, "unset, the limit may grow past its start");
     assert_eq!((t.multipart_threshold, t.part_size, t.list_page_size), (5 << 30, 64 << 20, 1000));
     assert_eq!(c.state_dir(), PathBuf::from(".s3ferry"), "beside the config (here: the current directory)");
 
@@ -203,10 +217,19 @@ fn transfer_defaults_and_values() {
     let c = Config::parse(Path::new("/etc/m/migration.toml"), &text).unwrap();
     let t = &c.transfer;
     assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Sync, 64, true, true));
+    assert_eq!(t.max_concurrency, 64, "a concurrency the operator chose is the ceiling");
     assert_eq!((t.multipart_threshold, t.part_size, t.list_page_size), (5 << 20, 8 << 20, 10_000));
     assert_eq!((t.include.as_slice(), t.exclude.as_slice()), (&["logs/*".to_string()][..], &["*.tmp".to_string()][..]));
     assert!(t.filter().unwrap().matches("logs/a") && !t.filter().unwrap().matches("logs/a.tmp"));
     assert_eq!(c.state_dir(), PathBuf::from("/var/lib/s3ferry"));
+    for (lines, want) in [
+        ("concurrency = 64\nmax_concurrency = 512\n", (64, 512)),
+        ("max_concurrency = 512\n", (256, 512)),
+        ("max_concurrency = 100\n", (100, 100)),
+    ] {
+        let c = parse(&format!("{GOOD}\n[transfer]\n{lines}")).unwrap();
+        assert_eq!((c.transfer.concurrency, c.transfer.max_concurrency), want, "{lines}");
+    }
     let rel = Config::parse(Path::new("/etc/m/migration.toml"), GOOD).unwrap();
     assert_eq!(rel.state_dir(), PathBuf::from("/etc/m/.s3ferry"));
 }

@@ -203,6 +203,8 @@ pub struct Progress {
     pub throttles: u64,
     pub credential_expiries: u64,
     pub concurrency: usize,
+    /// The highest the limit went (it grows past its start far from the bucket).
+    pub concurrency_peak: usize,
     pub requeued: u64,
     pub in_flight: usize,
     pub paused: bool,
@@ -259,6 +261,8 @@ pub struct Summary {
     pub bytes_per_s: f64,
     pub retries: u64,
     pub throttles: u64,
+    /// The highest requests-in-flight limit of the run.
+    pub concurrency_peak: usize,
     /// Requests refused with ExpiredToken (each retried after renewing, never a failure).
     pub credential_expiries: u64,
     /// Objects left for the resume because credentials could not be renewed.
@@ -279,6 +283,7 @@ impl Progress {
                 self.mode = Some(*mode);
                 self.method = Some(*method);
                 self.concurrency = *concurrency;
+                self.concurrency_peak = *concurrency;
                 self.resumed = *resumed;
                 self.dry_run = *dry_run;
             }
@@ -336,7 +341,10 @@ impl Progress {
             TransferEvent::Retry { .. } => self.retries += 1,
             TransferEvent::Throttled => self.throttles += 1,
             TransferEvent::CredentialsExpired { .. } => self.credential_expiries += 1,
-            TransferEvent::Concurrency { limit } => self.concurrency = *limit,
+            TransferEvent::Concurrency { limit } => {
+                self.concurrency = *limit;
+                self.concurrency_peak = self.concurrency_peak.max(*limit);
+            }
             TransferEvent::Lifetime { side: Side::Source, lifetime } => {
                 self.source_credentials = Some(lifetime.clone())
             }
@@ -440,6 +448,7 @@ impl Progress {
             bytes_per_s: per(self.bytes_copied),
             retries: self.retries,
             throttles: self.throttles,
+            concurrency_peak: self.concurrency_peak,
             credential_expiries: self.credential_expiries,
             requeued: self.requeued,
             halted: self.halted,
@@ -487,6 +496,7 @@ mod tests {
             (0.2, TransferEvent::Planned { action: Planned::Delete, bytes: 0 }),
             (0.3, TransferEvent::PlanComplete),
             (0.5, TransferEvent::Copied { bytes: 10, parted: false }),
+            (1.0, TransferEvent::Concurrency { limit: 320 }),
             (1.2, TransferEvent::LargeStarted { key: "big".into(), size: 30, parts: 3 }),
             (1.3, TransferEvent::PartDone { bytes: 10 }),
             (1.4, TransferEvent::Throttled),
@@ -508,6 +518,7 @@ mod tests {
         assert_eq!((p.planned_copy, p.planned_copy_bytes, p.planned_check, p.planned_skip), (2, 45, 1, 1));
         assert_eq!((p.copied, p.bytes_copied, p.skipped, p.failed), (2, 40, 1, 1));
         assert_eq!((p.retries, p.throttles, p.concurrency), (1, 1, 192));
+        assert_eq!(p.concurrency_peak, 320, "grew to 320 before the throttle cut it");
         assert!(p.large_in_flight.is_empty(), "the finished large object left the list");
         let snap = p.snapshot(secs(2.0));
         // 4 objects finished and 40 bytes moved within the first two seconds.

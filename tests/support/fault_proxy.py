@@ -21,7 +21,9 @@ still verify) and injects, for S3 requests only (the service in the signature's 
   --hold-identity S  every STS GetCallerIdentity waits S seconds before it is forwarded; the
                      stats list the other requests whose access key had no answer to its
                      GetCallerIdentity yet when they arrived ("before_identity_answer": key,
-                     request): what a client sends without waiting to learn who it is.
+                     request): what a client sends without waiting to learn who it is;
+  --delay S          every S3 request waits S seconds before it is forwarded, all at once
+                     (one thread each): a bucket in a far Region.
 
 Prints {"port": N} once listening on 127.0.0.1; GET /__fault/stats returns the counters as
 JSON. Stops when stdin closes (the test process ended) or after --lifetime seconds.
@@ -186,6 +188,9 @@ def make_handler(state, upstream):
                     state.hold(key)
                 else:
                     state.arrived(key, f"{self.command} {self.path}")
+            if service == "s3" and state.args.delay:
+                # A bucket far away: every S3 request waits, concurrently, as on a long link.
+                time.sleep(state.args.delay)
             fault = state.decide(key, service, session, self.command == "GET" and "list-type=2" in self.path)
             if fault == "expired":
                 self.reply(400, [("Content-Type", "application/xml")], EXPIRED)
@@ -224,6 +229,7 @@ def main():
     p.add_argument("--bucket-region", action="append")
     p.add_argument("--expire-listing-after", type=int, default=0)
     p.add_argument("--lifetime", type=float, default=600)
+    p.add_argument("--delay", type=float, default=0, help="seconds each S3 request waits before it is forwarded")
     args = p.parse_args()
     state = State(args)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state, args.upstream))

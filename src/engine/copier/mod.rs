@@ -422,7 +422,7 @@ pub async fn run_with(
         emit(TransferEvent::Warning { message });
     }
 
-    let limiter = Limiter::new(settings.concurrency);
+    let limiter = Limiter::new(settings.concurrency, settings.max_concurrency);
     let buffer_kib = (STREAM_BUFFER / 1024) as u32;
     let ctx = Arc::new(Ctx {
         src: no_retry(&src.s3),

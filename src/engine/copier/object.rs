@@ -126,9 +126,10 @@ impl Ctx {
             attempts += 1;
             // Boxed: an SDK request future is about 9 KiB, and inline it made every object
             // task 14 KiB, which tokio copies as the task is spawned, run and finished.
+            let sent = std::time::Instant::now();
             let error = match Box::pin(f()).await {
                 Ok(v) => {
-                    if let Some(limit) = self.limiter.succeeded() {
+                    if let Some(limit) = self.limiter.succeeded(sent.elapsed()) {
                         self.emit(TransferEvent::Concurrency { limit });
                     }
                     return Ok(v);
@@ -759,7 +760,7 @@ mod tests {
             method: Method::ServerSide,
             threshold: 5 << 30,
             part_size: 64 << 20,
-            limiter: crate::engine::copier::limiter::Limiter::new(max),
+            limiter: crate::engine::copier::limiter::Limiter::new(max, max),
             buffer: tokio::sync::Semaphore::new(1),
             buffer_kib: 1,
             events: tx,
