@@ -40,6 +40,13 @@ pub enum JournalError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("--resume: there is no unfinished journal for this transfer in {}", dir.display())]
     NothingToResume { dir: PathBuf },
+    #[error(
+        "journal {}: a line s3ferry wrote there during this run does not read back ({detail}). The journal is kept and \
+         done.jsonl still records every completion, so rerunning the same command resumes without copying anything \
+         twice; if it happens again, check the disk under the state directory.",
+        path.display()
+    )]
+    Unreadable { path: PathBuf, detail: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -570,7 +577,16 @@ impl SortedDone {
             SortedRun::File(path, reader) => {
                 let mut line = String::new();
                 let n = reader.read_line(&mut line).map_err(io(path))?;
-                if n == 0 { None } else { serde_json::from_str(&line).ok() }
+                if n == 0 {
+                    None
+                } else {
+                    // Written and flushed by this run moments ago: a bad line is a fault to
+                    // report, not a torn end to stop at (that would drop the rest of the run's
+                    // completions from the index, and the next sync would redo them).
+                    let record = serde_json::from_str(&line)
+                        .map_err(|e| JournalError::Unreadable { path: path.clone(), detail: e.to_string() })?;
+                    Some(record)
+                }
             }
         };
         if let Some(d) = &self.heads[i] {
@@ -814,6 +830,19 @@ mod tests {
         let mut r = IndexReader::for_run(dir.path(), &id).unwrap();
         let page: Vec<String> = r.page(10, Some("b")).unwrap().into_iter().map(|r| r.key).collect();
         assert_eq!(page, ["d", "e"]);
+    }
+
+    #[test]
+    fn a_spilled_run_that_does_not_read_back_is_an_error_not_an_early_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("done-sorted-0.jsonl");
+        fs::write(&path, "{\"k\":\"a\",\"d\":\"e1\"}\n{\"k\":\"b\",\"d\n{\"k\":\"c\",\"d\":\"e3\"}\n").unwrap();
+        let mut sorted = SortedDone::of(SortedDone::open_runs(std::slice::from_ref(&path)).unwrap()).unwrap();
+        // Popping "a" reads the damaged line behind it.
+        match sorted.pop().map(|d| d.map(|d| d.k)) {
+            Err(JournalError::Unreadable { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("the second line is damaged: {other:?}"),
+        }
     }
 
     #[test]
