@@ -48,6 +48,17 @@ pub fn after_turn(t: Turn) -> usize {
     (t.limit + step).min(t.ceiling)
 }
 
+/// Open files kept for everything but request sockets: stdio, the journal's files, the merge's
+/// sorted runs (64 at a time), STS and listing connections.
+pub const RESERVED_FILES: u64 = 128;
+
+/// The most requests in flight an open-file limit allows: each holds a socket, two when an
+/// object is streamed (a GET from the source and a PUT to the destination at once).
+pub fn open_file_ceiling(open_files: u64, sockets_per_request: u64) -> usize {
+    let per = sockets_per_request.max(1);
+    usize::try_from(open_files.saturating_sub(RESERVED_FILES) / per).unwrap_or(usize::MAX).max(MIN_LIMIT)
+}
+
 #[derive(Debug)]
 struct State {
     limit: usize,
@@ -277,6 +288,19 @@ mod tests {
         l.lock().last_change -= GROW_EVERY;
         for _ in 0..20 {
             assert_eq!(l.succeeded(MS), None, "never above the maximum of 8");
+        }
+    }
+
+    #[test]
+    fn the_open_file_limit_bounds_requests_in_flight() {
+        let cases = [
+            ("a login shell's 1,024, server-side copies", 1024, 1, 896),
+            ("streamed: a GET and a PUT each", 1024, 2, 448),
+            ("a generous limit", 1 << 20, 1, (1 << 20) - 128),
+            ("a limit below the reserve still lets a few through", 100, 1, MIN_LIMIT),
+        ];
+        for (what, files, per, want) in cases {
+            assert_eq!(open_file_ceiling(files, per), want, "{what}");
         }
     }
 

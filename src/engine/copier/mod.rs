@@ -246,6 +246,38 @@ fn who(info: &SessionInfo) -> String {
 /// would start it again while the first one still runs. Stalled bodies are caught separately.
 const COPY_READ_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
+/// The starting limit and ceiling, lowered (with a warning) to what the process's open-file
+/// limit allows: past it, sockets fail to open and requests fail with "Too many open files".
+fn within_open_files(settings: &TransferConfig, method: Method, emit: &impl Fn(TransferEvent)) -> (usize, usize) {
+    let (start, ceiling) = (settings.concurrency, settings.max_concurrency.max(settings.concurrency));
+    let Some(files) = open_file_limit() else { return (start, ceiling) };
+    let per = if method == Method::Stream { 2 } else { 1 };
+    let allowed = limiter::open_file_ceiling(files, per);
+    if ceiling <= allowed {
+        return (start, ceiling);
+    }
+    emit(TransferEvent::Warning {
+        message: format!(
+            "the open-file limit ({files}, ulimit -n) allows about {allowed} requests in flight: at most {allowed} \
+             instead of {ceiling}. Raise the hard limit (ulimit -Hn, or LimitNOFILE= for a service) to go further"
+        ),
+    });
+    (start.min(allowed), allowed)
+}
+
+#[cfg(unix)]
+fn open_file_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes only the struct passed.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    (ok && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<u64> {
+    None
+}
+
 /// A copy of a session's S3 client with the SDK's retries off: the copier retries itself so
 /// throttles and retries are visible as events and drive the concurrency limit.
 fn no_retry(s3: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
@@ -422,7 +454,8 @@ pub async fn run_with(
         emit(TransferEvent::Warning { message });
     }
 
-    let limiter = Limiter::new(settings.concurrency, settings.max_concurrency);
+    let (start, ceiling) = within_open_files(settings, method, &emit);
+    let limiter = Limiter::new(start, ceiling);
     let buffer_kib = (STREAM_BUFFER / 1024) as u32;
     let ctx = Arc::new(Ctx {
         src: no_retry(&src.s3),
@@ -451,7 +484,7 @@ pub async fn run_with(
     emit(TransferEvent::Started {
         mode: opts.mode,
         method,
-        concurrency: settings.concurrency,
+        concurrency: start,
         resumed: resumed.is_some(),
         dry_run: opts.dry_run,
         writes,
