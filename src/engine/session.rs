@@ -232,9 +232,24 @@ impl Session {
     /// request fetch fresh ones (re-assume the role, re-read the chain). Credentials fetched
     /// within the last second are kept, so a burst of refusals causes one renewal, not one each.
     pub fn invalidate(&self) {
+        if let Some(t) = self.trackers.last() {
+            t.refusals.fetch_add(1, Ordering::Relaxed);
+        }
+        self.invalidate_unconfirmed();
+    }
+
+    /// [`Session::invalidate`] for a refusal that may not be an expiry (a HEAD's bare 400): it
+    /// renews the same way but does not count in [`Session::refusals`], so that many objects
+    /// answering 400 for their own reasons do not look like expiring credentials to each other.
+    pub fn invalidate_unconfirmed(&self) {
         for t in &self.trackers {
             t.invalidate();
         }
+    }
+
+    /// How many requests were refused with ExpiredToken on these credentials so far.
+    pub fn refusals(&self) -> u64 {
+        self.trackers.last().map(|t| t.refusals.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// How many times credentials were fetched so far (the first fetch included).
@@ -328,6 +343,8 @@ struct Tracked {
     stale: AtomicBool,
     fetched_at: Mutex<Option<Instant>>,
     fetches: AtomicU64,
+    /// Every report of refused credentials, renewing or not.
+    refusals: AtomicU64,
 }
 
 impl Tracked {
@@ -340,6 +357,7 @@ impl Tracked {
             stale: AtomicBool::new(false),
             fetched_at: Mutex::new(None),
             fetches: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
         })
     }
 

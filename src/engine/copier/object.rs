@@ -16,8 +16,8 @@ use crate::core::progress::{Failure, Halt, Method, TransferEvent};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Permit;
 use crate::engine::copier::retry::{
-    Class, MAX_ATTEMPTS, MAX_BARE_400, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, head_error,
-    op_error,
+    Bare400s, Class, MAX_ATTEMPTS, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, head_error, op_error,
+    retry_bare_400,
 };
 use crate::engine::copier::{Ctx, Task};
 
@@ -121,7 +121,10 @@ impl Ctx {
     {
         let mut attempts = 0;
         let mut expired = 0;
-        let mut bare_400 = 0;
+        let mut bare_400 = Bare400s::default();
+        // Refusals reported on these credentials so far, this request's own included.
+        let refusals = || self.session(side).map_or(0, |s| s.refusals());
+        let mut refused_mark = refusals();
         loop {
             attempts += 1;
             // Boxed: an SDK request future is about 9 KiB, and inline it made every object
@@ -153,17 +156,19 @@ impl Ctx {
                     if let Some(s) = self.session(side) {
                         s.invalidate();
                     }
+                    refused_mark = refusals();
                     let wait = std::time::Duration::from_millis(250).saturating_mul(expired.min(8));
                     tokio::time::sleep(wait).await;
                 }
-                Class::MaybeExpired if bare_400 < MAX_BARE_400 => {
-                    bare_400 += 1;
+                Class::MaybeExpired if retry_bare_400(&mut bare_400, refusals() > refused_mark) => {
                     attempts -= 1;
                     self.emit(TransferEvent::Retry { code: error.code.clone() });
                     if let Some(s) = self.session(side) {
-                        s.invalidate();
+                        s.invalidate_unconfirmed();
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(400).saturating_mul(bare_400)).await;
+                    refused_mark = refusals();
+                    let tries = bare_400.counted.max(bare_400.amid_expiries).min(5);
+                    tokio::time::sleep(std::time::Duration::from_millis(400).saturating_mul(tries)).await;
                 }
                 Class::MaybeExpired => {
                     let message = format!(

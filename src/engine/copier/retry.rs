@@ -17,6 +17,33 @@ pub const MAX_EXPIRED_RETRIES: u32 = 30;
 pub const MAX_EXPIRED_NO_RENEW: u32 = 3;
 /// Bare 400s one HEAD rides out with fresh credentials before it counts as a failure.
 pub const MAX_BARE_400: u32 = 3;
+
+/// The retries one HEAD has spent on bare 400s.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Bare400s {
+    /// Counted toward [`MAX_BARE_400`]: the credentials were fresh and nothing else was refused.
+    pub counted: u32,
+    /// While other requests on the same credentials were refused as expired: those 400s are far
+    /// more likely one more expiry than a verdict on the object, so they count only toward the
+    /// ride-out every expiry gets.
+    pub amid_expiries: u32,
+}
+
+/// Whether a HEAD's bare 400 is retried with fresh credentials (and which count it spends).
+/// `others_expired`: a request on the same credentials was refused as expired since this one
+/// was sent (or since its last renewal).
+pub fn retry_bare_400(tries: &mut Bare400s, others_expired: bool) -> bool {
+    if others_expired && tries.amid_expiries < MAX_EXPIRED_RETRIES {
+        tries.amid_expiries += 1;
+        return true;
+    }
+    if tries.counted < MAX_BARE_400 {
+        tries.counted += 1;
+        return true;
+    }
+    false
+}
+
 const BASE: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_secs(20);
 
@@ -159,6 +186,25 @@ mod tests {
         ];
         for (code, status, transport, want) in cases {
             assert_eq!(classify(*code, *status, *transport), *want, "{code:?} {status:?}");
+        }
+    }
+
+    #[test]
+    fn bare_400s_amid_other_expiries_do_not_spend_the_verdict() {
+        // (others expired?, tries before) -> (retried?, tries after)
+        let t = |counted, amid_expiries| Bare400s { counted, amid_expiries };
+        let cases = [
+            ("quiet credentials: a few tries", false, t(0, 0), true, t(1, 0)),
+            ("quiet, third", false, t(2, 0), true, t(3, 0)),
+            ("quiet, the cap: a failure", false, t(3, 0), false, t(3, 0)),
+            ("others refused as expired: not counted", true, t(3, 0), true, t(3, 1)),
+            ("amid expiries, up to the ride-out", true, t(0, MAX_EXPIRED_RETRIES - 1), true, t(0, MAX_EXPIRED_RETRIES)),
+            ("the ride-out spent: counted again", true, t(2, MAX_EXPIRED_RETRIES), true, t(3, MAX_EXPIRED_RETRIES)),
+            ("both spent", true, t(3, MAX_EXPIRED_RETRIES), false, t(3, MAX_EXPIRED_RETRIES)),
+        ];
+        for (what, others, before, retried, after) in cases {
+            let mut tries = before;
+            assert_eq!((retry_bare_400(&mut tries, others), tries), (retried, after), "{what}");
         }
     }
 
