@@ -132,6 +132,18 @@ impl Default for TransferConfig {
 }
 
 impl TransferConfig {
+    /// A concurrency the operator chose: the start, and the most unless a ceiling is also set.
+    pub fn set_concurrency(&mut self, n: usize) {
+        self.concurrency = n;
+        self.max_concurrency = n;
+    }
+
+    /// A ceiling the operator chose; the start comes down to it if need be.
+    pub fn set_max_concurrency(&mut self, max: usize) {
+        self.max_concurrency = max;
+        self.concurrency = self.concurrency.min(max);
+    }
+
     /// The compiled include/exclude globs (validated when the config was read).
     pub fn filter(&self) -> Result<Filter, crate::core::plan::GlobError> {
         Filter::new(&self.include, &self.exclude)
@@ -309,8 +321,7 @@ impl RawTransfer {
             if !(1..=MAX_CONCURRENCY as i64).contains(c.get_ref()) {
                 return Err(bad(c, "transfer.concurrency", "expected 1 to 4096 requests in flight (default 256)"));
             }
-            t.concurrency = *c.get_ref() as usize;
-            t.max_concurrency = t.concurrency;
+            t.set_concurrency(*c.get_ref() as usize);
         }
         if let Some(m) = &self.max_concurrency {
             if !(1..=MAX_CONCURRENCY as i64).contains(m.get_ref()) {
@@ -324,8 +335,7 @@ impl RawTransfer {
                     &format!("{max} is below concurrency = {}: the ceiling must be at least the start", t.concurrency),
                 ));
             }
-            t.max_concurrency = max;
-            t.concurrency = t.concurrency.min(max);
+            t.set_max_concurrency(max);
         }
         if let Some(v) = &self.multipart_threshold {
             t.multipart_threshold = transfer_size(v, "transfer.multipart_threshold")?;

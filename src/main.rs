@@ -68,7 +68,7 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     fixed_mmap_threshold();
-    raise_open_file_limit();
+    s3ferry::engine::open_files::raise();
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -100,25 +100,6 @@ fn fixed_mmap_threshold() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn fixed_mmap_threshold() {}
-
-/// Every request in flight holds a socket, and a login shell's soft limit is often 1,024 open
-/// files: raise it to the hard limit, as Go programs (s5cmd, rclone) do at start-up. What the
-/// hard limit still forbids, the copier keeps under (`open_file_ceiling`).
-#[cfg(unix)]
-fn raise_open_file_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit read and write the struct passed; a failure leaves the limit
-    // as it was, which the copier then respects.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn raise_open_file_limit() {}
 
 async fn run(args: Args) -> ExitCode {
     if let Some(Cmd::Explain(explain)) = &args.command {

@@ -23,12 +23,12 @@ fn run(ws: &Workspace, args: &[&str]) -> (i32, Value, String) {
 
 /// Also returns every NDJSON line.
 fn run_lines(ws: &Workspace, args: &[&str]) -> (i32, Value, String, Vec<Value>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
-        .args(args)
-        .env_clear()
-        .envs(ws.env())
-        .output()
-        .expect("run s3ferry");
+    run_command(ws, Command::new(env!("CARGO_BIN_EXE_s3ferry")).args(args))
+}
+
+/// [`run_lines`] for a command that runs s3ferry (itself, or through a wrapper).
+fn run_command(ws: &Workspace, command: &mut Command) -> (i32, Value, String, Vec<Value>) {
+    let out = command.env_clear().envs(ws.env()).output().expect("run s3ferry");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
@@ -311,20 +311,13 @@ async fn requests_in_flight_stay_within_the_open_file_limit() {
     let (ws, config) = through(&m, &proxy, "");
     // A hard limit of 200 open files, which s3ferry cannot raise, and --concurrency 4096: each
     // request in flight holds a socket.
-    let out = Command::new("/bin/sh")
-        .args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_s3ferry")])
-        .args(["cp", "--config", &config, "--progress", "json", "--concurrency", "4096"])
-        .env_clear()
-        .envs(ws.env())
-        .output()
-        .expect("run s3ferry under ulimit");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let s: Value = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .rfind(|v| v["type"] == "summary")
-        .unwrap_or_else(|| panic!("no summary:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(out.status.code(), Some(0), "{s}");
+    let (code, s, stderr, _) = run_command(
+        &ws,
+        Command::new("/bin/sh")
+            .args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_s3ferry")])
+            .args(["cp", "--config", &config, "--progress", "json", "--concurrency", "4096"]),
+    );
+    assert_eq!(code, 0, "{s}\n{stderr}");
     assert_eq!((s["copied"].as_u64(), s["failed"].as_u64()), (Some(OBJECTS as u64), Some(0)), "{s}");
     assert!(s["concurrency_peak"].as_u64().unwrap() <= 72, "200 files less 128 kept back: {s}");
     // Without the cap, sockets fail to open ("Too many open files") and are retried: 171 and

@@ -139,12 +139,10 @@ pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (C
     let t = &mut config.transfer;
     t.mode = mode;
     if let Some(c) = args.concurrency {
-        t.concurrency = c as usize;
-        t.max_concurrency = c as usize;
+        t.set_concurrency(c as usize);
     }
     if let Some(m) = args.max_concurrency {
-        t.max_concurrency = m as usize;
-        t.concurrency = t.concurrency.min(m as usize);
+        t.set_max_concurrency(m as usize);
     }
     if let Some(v) = args.multipart_threshold {
         t.multipart_threshold = v;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod evidence;
 pub mod journal;
 pub mod lister;
+pub mod open_files;
 pub mod preflight;
 pub mod probe;
 pub mod runner;

@@ -250,7 +250,7 @@ const COPY_READ_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// limit allows: past it, sockets fail to open and requests fail with "Too many open files".
 fn within_open_files(settings: &TransferConfig, method: Method, emit: &impl Fn(TransferEvent)) -> (usize, usize) {
     let (start, ceiling) = (settings.concurrency, settings.max_concurrency.max(settings.concurrency));
-    let Some(files) = open_file_limit() else { return (start, ceiling) };
+    let Some(files) = crate::engine::open_files::limit() else { return (start, ceiling) };
     let per = if method == Method::Stream { 2 } else { 1 };
     let allowed = limiter::open_file_ceiling(files, per);
     if ceiling <= allowed {
@@ -263,19 +263,6 @@ fn within_open_files(settings: &TransferConfig, method: Method, emit: &impl Fn(T
         ),
     });
     (start.min(allowed), allowed)
-}
-
-#[cfg(unix)]
-fn open_file_limit() -> Option<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes only the struct passed.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
-    (ok && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
-}
-
-#[cfg(not(unix))]
-fn open_file_limit() -> Option<u64> {
-    None
 }
 
 /// A copy of a session's S3 client with the SDK's retries off: the copier retries itself so
