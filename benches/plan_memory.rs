@@ -71,6 +71,7 @@ fn main() {
         include: vec![],
         exclude: vec![],
         delete: true,
+        scope: vec![],
     };
 
     // Write the identity index an earlier run would have left (sorted, streamed to disk).

@@ -102,6 +102,9 @@ pub struct TransferConfig {
     /// Keys asked for per ListObjectsV2 page. S3 answers at most 1,000 whatever is asked; some
     /// S3-compatible stores honour more, and there a larger page saves round trips.
     pub list_page_size: u32,
+    /// The console's marks (names relative to the source prefix; a trailing `/` takes a whole
+    /// prefix). Not read from the file: the operator chooses them in the browser.
+    pub scope: Vec<String>,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -127,6 +130,19 @@ impl Default for TransferConfig {
             verify: false,
             state_dir: PathBuf::from(".s3ferry"),
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
+            scope: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The configured source and destination, which a console scope stays within.
+    pub fn pair(&self) -> crate::core::scope::Pair {
+        crate::core::scope::Pair {
+            source_bucket: self.source.bucket.clone(),
+            source_prefix: self.source.prefix.clone(),
+            destination_bucket: self.destination.bucket.clone(),
+            destination_prefix: self.destination.prefix.clone(),
         }
     }
 }
@@ -146,7 +162,7 @@ impl TransferConfig {
 
     /// The compiled include/exclude globs (validated when the config was read).
     pub fn filter(&self) -> Result<Filter, crate::core::plan::GlobError> {
-        Filter::new(&self.include, &self.exclude)
+        Ok(Filter::new(&self.include, &self.exclude)?.within(&self.scope))
     }
 }
 

@@ -190,14 +190,12 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
                 if let Some(e) = &end.error {
                     return fail(EXIT_FAILED, e);
                 }
-                match &end.journal {
-                    Some(j) => {
-                        eprintln!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done")
-                    }
-                    None if end.interrupted => eprintln!("s3ferry: interrupted: rerun the same command to resume"),
-                    None => {}
+                // The console printed its summary (journal included) to the scrollback.
+                if end.interrupted && end.journal.is_none() {
+                    eprintln!("s3ferry: interrupted: rerun the same command to resume");
                 }
-                if end.interrupted || failed > 0 || end.plan_error.is_some() {
+                let mismatches = end.verify.as_ref().is_some_and(|v| !v.mismatches.is_empty());
+                if end.interrupted || failed > 0 || end.plan_error.is_some() || mismatches {
                     ExitCode::from(EXIT_FAILED)
                 } else {
                     ExitCode::SUCCESS

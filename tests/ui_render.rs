@@ -115,7 +115,7 @@ fn opened_console_at_80x24_cell_for_cell() {
         "│                                      ││                                      │",
         "│4 entries loaded, listing…            ││0 entries                             │",
         "└──────────────────────────────────────┘└──────────────────────────────────────┘",
-        " Tab pane · Enter open · ⌫ up · / filter · p preflight · ? help · q quit        ",
+        " Space mark · c cp · s sync · Enter open · ⌫ up · p preflight · ? help · q quit ",
     ];
     assert_eq!(text(&buffer), expected);
     // Focus, selection and urgency are carried by colour: check the cells that carry them.
@@ -235,8 +235,8 @@ fn help_overlay_lists_every_key_and_is_modal() {
     let mut s = opened();
     key(&mut s, KeyCode::Char('?'));
     let lines = text(&render(&mut s, 80, 24)).join("\n");
-    for (keys, what, _) in s3ferry::ui::action::KEYMAP {
-        assert!(lines.contains(keys) && lines.contains(what), "help lacks {keys}: {what}");
+    for b in s3ferry::ui::action::bindings(s.screen) {
+        assert!(lines.contains(b.keys) && lines.contains(b.what), "help lacks {}: {}", b.keys, b.what);
     }
     assert!(key(&mut s, KeyCode::Tab).is_empty());
     assert_eq!(s.focus, Side::Source, "keys under the overlay do nothing");

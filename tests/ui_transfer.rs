@@ -12,6 +12,7 @@ use s3ferry::core::cost::PriceTable;
 use s3ferry::core::credentials::{CredentialSource, classify};
 use s3ferry::core::listing::Location;
 use s3ferry::core::progress::{Failure, Halt, Method, Mode, Planned, TransferEvent, WriteSettings};
+use s3ferry::core::scope::{Pair, Request};
 use s3ferry::core::side::Side;
 use s3ferry::engine::events::EngineEvent;
 use s3ferry::engine::runner::{EngineCommand, TransferEnd};
@@ -41,7 +42,18 @@ fn setup(rate: Option<f64>) -> TransferSetup {
         region: "eu-west-2".into(),
         prices: PriceTable::builtin(),
         rate,
+        pair: Pair {
+            source_bucket: "prod-data".into(),
+            source_prefix: String::new(),
+            destination_bucket: "datalake-raw".into(),
+            destination_prefix: "prod/".into(),
+        },
     }
+}
+
+/// What the console of `s3ferry sync` plans and runs: the configured pair, whole.
+fn whole() -> Request {
+    Request { mode: Mode::Sync, scope: None }
 }
 
 fn console(rate: Option<f64>) -> (AppState, Vec<Command>) {
@@ -82,6 +94,7 @@ fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
             resumed: false,
             dry_run: true,
             writes: WriteSettings::default(),
+            journal: None,
         },
     );
     send(&mut s, TransferEvent::Lifetime { side: Side::Source, lifetime: lifetime(source, 2_700) });
@@ -107,7 +120,7 @@ fn the_console_of_cp_opens_on_the_plan_and_plans_at_once() {
     let (s, commands) = console(None);
     assert_eq!(s.screen, Screen::Plan);
     assert_eq!(s.plan.as_ref().unwrap().phase, PlanPhase::Planning);
-    assert_eq!(commands.last(), Some(&Command::Engine(EngineCommand::Plan)));
+    assert_eq!(commands.last(), Some(&Command::Engine(EngineCommand::Plan(whole()))));
 }
 
 #[test]
@@ -117,7 +130,8 @@ fn plan_screen_at_80x24_cell_for_cell() {
     let expected = [
         " s3ferry · plan · migration.toml                            preflight: running… ",
         "┌ Plan · sync s3://prod-data/ → s3://datalake-raw/prod/ ───────────────────────┐",
-        "│Plan complete: y starts the run, Esc goes back                                │",
+        "│Plan complete: y starts the run (asks first: preflight), Esc goes back        │",
+        "│Preflight not finished yet                                                    │",
         "│To copy   1,002 objects, 2.0 GiB · to skip 300 objects, 300.0 MiB             │",
         "│Sizes     1,000 single copy · 2 multipart (128 parts)                         │",
         "│Requests                 count        cost                                    │",
@@ -136,23 +150,23 @@ fn plan_screen_at_80x24_cell_for_cell() {
         "│  - raise session_duration (up to the role's maximum; 1 h when chaining)      │",
         "│  - narrow the run with --include/--exclude and run it in pieces              │",
         "│  - start anyway: it stops before expiry, keeps the journal; r resumes        │",
-        "│                                                                              │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
-        " y start · r plan again · Esc back · ? help · q quit                            ",
+        " y start · r plan again · p preflight · Esc back · ? help · q quit              ",
     ];
     assert_eq!(text(&b), expected);
     // Countdown colours: under an hour yellow, over an hour green.
-    assert_eq!(b[(18, 15)].fg, Color::Yellow);
-    assert_eq!(b[(48, 15)].fg, Color::Green);
-    assert_eq!(b[(1, 16)].fg, Color::Yellow, "the expiry warning");
+    assert_eq!(b[(18, 16)].fg, Color::Yellow);
+    assert_eq!(b[(48, 16)].fg, Color::Green);
+    assert_eq!(b[(1, 17)].fg, Color::Yellow, "the expiry warning");
+    assert_eq!(b[(1, 3)].fg, Color::Yellow, "a preflight that has not passed is not green");
 }
 
 #[test]
 fn plan_without_a_rate_warns_that_the_run_length_is_unknown() {
     let mut s = planned(None);
     let lines = text(&render(&mut s, 80, 24));
-    assert_eq!(lines[14], "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │");
-    assert_eq!(lines[16], "│! Source credentials cannot renew: 0:45:00 left; the run's length is unknown  │");
+    assert_eq!(lines[15], "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │");
+    assert_eq!(lines[17], "│! Source credentials cannot renew: 0:45:00 left; the run's length is unknown  │");
     // With renewing credentials on both sides there is no warning at all.
     let mut s = planned_with(None, CredentialSource::Sso);
     let lines = text(&render(&mut s, 80, 24)).join("\n");
@@ -165,7 +179,14 @@ fn y_starts_only_a_complete_plan_and_esc_goes_back() {
     let (mut s, _) = console(None);
     assert!(key(&mut s, KeyCode::Char('y')).is_empty(), "still planning");
     let mut s = planned(None);
-    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Transfer)]);
+    // The preflight has not finished: y asks once more; any other key goes back to the plan.
+    assert!(key(&mut s, KeyCode::Char('y')).is_empty());
+    assert!(key(&mut s, KeyCode::Char('n')).is_empty());
+    assert!(s.plan.as_ref().unwrap().confirm.is_none());
+    assert_eq!(s.screen, Screen::Plan);
+    key(&mut s, KeyCode::Char('y'));
+    assert!(s.plan.as_ref().unwrap().confirm.as_deref().unwrap().contains("not finished"));
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Transfer(whole()))]);
     assert_eq!(s.screen, Screen::Dashboard);
     assert_eq!(s.dashboard.phase, RunPhase::Running);
     let mut s = planned(None);
@@ -182,6 +203,8 @@ fn failure(key: &str, code: &str, message: &str, attempts: u32) -> TransferEvent
 /// A run 40 seconds in: 600 of 1,002 objects done, a chart of rising throughput, two failures.
 fn running() -> AppState {
     let mut s = planned(None);
+    // The preflight has not finished in these fixtures: y asks, y starts.
+    key(&mut s, KeyCode::Char('y'));
     key(&mut s, KeyCode::Char('y'));
     let t0 = NOW;
     send(
@@ -193,6 +216,7 @@ fn running() -> AppState {
             resumed: false,
             dry_run: false,
             writes: WriteSettings::default(),
+            journal: None,
         },
     );
     send(
@@ -236,12 +260,13 @@ fn running() -> AppState {
 fn dashboard_at_80x24_cell_for_cell() {
     let mut s = running();
     let b = render(&mut s, 80, 24);
-    let expected: [&str; 24] = [
-        " s3ferry · transfer · migration.toml                        preflight: running… ",
+    let expected = [
+        " s3ferry · transfer · migration.to… run: sync 26% running · preflight: running… ",
         "┌ sync · running ──────────────────────────────────────────────────────────────┐",
         "│Objects █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  26% 262/1,002                 │",
         "│Bytes   █████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  25% 260.0 MiB/1002.0 MiB      │",
-        "│In flight 17 · limit 192 · retries 1 · throttles 1 · failed 2 · ETA 59 s      │",
+        "│Copied 260 · skipped 0 · failed 2                                             │",
+        "│In flight 17 · limit 192 · retries 1 (throttle 1) · ETA 59 s                  │",
         "│Creds source 0:44:20 expires · destination 0:08:20 renews                     │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         "┌ objects/s 13 · peak 13 · 38 s ───────┐┌ MiB/s 13.0 · peak 13.0 ──────────────┐",
@@ -258,17 +283,18 @@ fn dashboard_at_80x24_cell_for_cell() {
         "│                                                                              │",
         "│                                                                              │",
         "│                                                                              │",
-        "│                                                                              │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
-        " p pause · c cancel · / filter · e export · ↑↓ errors · ? help                  ",
+        " p pause · c cancel · Esc browse · Enter error · v group · e export · ? help    ",
     ];
     assert_eq!(text(&b), expected);
-    assert_eq!(b[(14, 5)].fg, Color::Yellow, "source: under an hour");
-    assert_eq!(b[(44, 5)].fg, Color::Red, "destination: under ten minutes");
-    assert_eq!(b[(1, 14)].bg, Color::Cyan, "selected error row");
-    assert_eq!(b[(1, 15)].bg, Color::Reset, "other rows");
-    assert_eq!(b[(38, 8)].fg, Color::Cyan, "objects/s chart");
-    assert_eq!(b[(78, 8)].fg, Color::Magenta, "MiB/s chart");
+    assert_eq!(b[(14, 6)].fg, Color::Yellow, "source: under an hour");
+    assert_eq!(b[(44, 6)].fg, Color::Red, "destination: under ten minutes");
+    assert_eq!(b[(1, 15)].bg, Color::Cyan, "selected error row");
+    assert_eq!(b[(1, 16)].bg, Color::Reset, "other rows");
+    assert_eq!(b[(38, 9)].fg, Color::Cyan, "objects/s chart");
+    assert_eq!(b[(78, 9)].fg, Color::Magenta, "MiB/s chart");
+    assert_eq!(b[(9, 13)].fg, Color::Red, "failed counts in red");
+    assert_eq!(b[(26, 4)].fg, Color::Red, "failed counts in red");
 }
 
 #[test]
@@ -278,28 +304,39 @@ fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
     send(&mut s, TransferEvent::Paused { paused: true });
     let lines = text(&render(&mut s, 80, 24));
     assert!(lines[1].starts_with("┌ sync · paused: requests in flight finish ─"), "{}", lines[1]);
-    assert!(lines[4].contains("· ETA – "), "paused: no ETA: {}", lines[4]);
+    assert!(lines[5].contains("· ETA – "), "paused: no ETA: {}", lines[5]);
     assert_eq!(key(&mut s, KeyCode::Char('p')), [Command::Engine(EngineCommand::Pause(false))]);
 
     // c asks; anything but y keeps the run going.
     assert!(key(&mut s, KeyCode::Char('c')).is_empty());
     let lines = text(&render(&mut s, 80, 24));
-    assert_eq!(lines[7], "┌ Cancel the run? ─────────────────────────────────────────────────────────────┐");
-    assert_eq!(lines[8], "│Requests in flight finish and the journal is saved; run again to resume.      │");
-    assert_eq!(lines[9], "│y cancels; any other key keeps the run going.                                 │");
+    assert_eq!(lines[8], "┌ Cancel the run? ─────────────────────────────────────────────────────────────┐");
+    assert_eq!(lines[9], "│Requests in flight finish and the journal is saved; run again to resume.      │");
+    assert_eq!(lines[10], "│y cancels; any other key keeps the run going.                                 │");
     assert!(key(&mut s, KeyCode::Char('n')).is_empty());
     assert_eq!(s.dashboard.phase, RunPhase::Running);
-    // q during a run asks the same question.
-    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
-    assert!(s.dashboard.confirm_cancel);
+    assert_eq!(key(&mut s, KeyCode::Char('c')), []);
     assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
     assert_eq!(s.dashboard.phase, RunPhase::Cancelling);
+    assert!(!s.dashboard.quit_when_stopped, "a cancel does not quit");
     update(
         &mut s,
         Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() })),
     );
     assert!(text(&render(&mut s, 80, 24))[1].starts_with("┌ sync · cancelled: journal saved ─"));
-    assert_eq!(key(&mut s, KeyCode::Char('q')), [Command::Quit], "after the run, q quits");
+    // After a cancel: r resumes the same request; Esc goes back to browsing.
+    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Transfer(whole()))]);
+    assert_eq!(s.dashboard.runs, 2);
+    // q during a run asks, on any screen; y stops the run and quits once it has stopped.
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.screen, Screen::Browse);
+    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
+    assert_eq!(s.screen, Screen::Dashboard);
+    let lines = text(&render(&mut s, 80, 24));
+    assert_eq!(lines[8], "┌ Quit? ───────────────────────────────────────────────────────────────────────┐");
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
+    let ended = Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() }));
+    assert_eq!(update(&mut s, ended), [Command::Quit], "quits once the run has stopped");
 }
 
 #[test]
@@ -350,21 +387,21 @@ fn expired_credentials_stop_the_run_and_r_resumes_it() {
     let b = render(&mut s, 80, 24);
     let lines = text(&b);
     assert!(lines[1].starts_with("┌ sync · stopped: credentials ─"), "{}", lines[1]);
-    assert_eq!(lines[5], "│Creds source 0:44:20 expires · destination 0:08:20 renews · 1 ExpiredToken    │");
-    assert_eq!(lines[7], "┌ Credentials ─────────────────────────────────────────────────────────────────┐");
-    assert_eq!(lines[8], "│the source credentials expired and cannot renew: nothing was lost (in-flight  │");
-    assert_eq!(lines[9], "│requests finished, the journal is saved). Re-authenticate (for example `aws   │");
-    assert_eq!(lines[10], "│sso login --profile operator`) and rerun the same command to resume.          │");
-    assert_eq!(lines[11], "│Press r to resume.                                                            │");
-    assert_eq!(lines[12], "│                                                                              │");
-    assert_eq!(lines[13], "└──────────────────────────────────────────────────────────────────────────────┘");
-    assert_eq!(b[(0, 7)].fg, Color::Red);
+    assert_eq!(lines[6], "│Creds source 0:44:20 expires · destination 0:08:20 renews · 1 ExpiredToken    │");
+    assert_eq!(lines[8], "┌ Credentials ─────────────────────────────────────────────────────────────────┐");
+    assert_eq!(lines[9], "│the source credentials expired and cannot renew: nothing was lost (in-flight  │");
+    assert_eq!(lines[10], "│requests finished, the journal is saved). Re-authenticate (for example `aws   │");
+    assert_eq!(lines[11], "│sso login --profile operator`) and rerun the same command to resume.          │");
+    assert_eq!(lines[12], "│Press r to resume.                                                            │");
+    assert_eq!(lines[13], "│                                                                              │");
+    assert_eq!(lines[14], "└──────────────────────────────────────────────────────────────────────────────┘");
+    assert_eq!(b[(0, 8)].fg, Color::Red);
     assert_eq!(lines[23], " r resume (after re-authenticating) · e export · q quit                         ");
     // The errors table never shows the expiry: still the two real failures.
     assert_eq!(s.dashboard.progress.failed, 2);
     assert!(s.dashboard.visible().iter().all(|f| f.code != "ExpiredToken"));
     // r re-reads the credentials and continues from the journal.
-    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Transfer)]);
+    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Transfer(whole()))]);
     assert_eq!(s.dashboard.phase, RunPhase::Running);
     assert_eq!(s.dashboard.runs, 2);
     assert_eq!(s.dashboard.progress.failed, 0, "the resumed run counts afresh");
@@ -381,8 +418,8 @@ fn the_error_table_filters_scrolls_and_exports() {
         key(&mut s, KeyCode::Char(c));
     }
     let lines = text(&render(&mut s, 80, 24));
-    assert!(lines[12].starts_with("┌ Errors 32 · /nosuch · 1 shown ─"), "{}", lines[12]);
-    assert!(lines[14].starts_with("│img/cat.png "), "{}", lines[14]);
+    assert!(lines[13].starts_with("┌ Errors 32 · /nosuch · 1 shown ─"), "{}", lines[13]);
+    assert!(lines[15].starts_with("│img/cat.png "), "{}", lines[15]);
     assert_eq!(lines[23], " type to filter the errors · Enter keep · Esc clear                             ");
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.dashboard.visible().len(), 32);
@@ -404,14 +441,14 @@ fn the_error_table_filters_scrolls_and_exports() {
         key(&mut s, KeyCode::Char(c));
     }
     let commands = key(&mut s, KeyCode::Enter);
-    let [Command::WriteFile { path, contents }] = commands.as_slice() else { panic!("{commands:?}") };
-    assert_eq!(path.to_str(), Some("errors.json"));
-    let rows: serde_json::Value = serde_json::from_str(contents).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 10, "k00..k09");
-    assert_eq!(rows[0]["key"], "bulk/k00.bin");
-    assert_eq!(rows[0]["attempts"], 2);
-    update(&mut s, Msg::Written(Ok("errors.json".into())));
-    assert_eq!(text(&render(&mut s, 80, 24))[23].trim_end(), " errors written to errors.json");
+    // Without a journal (none in this fixture) the export holds the rows kept in memory; with
+    // one, the app reads every failure from it (tests/console_journey.rs).
+    let [Command::Export { path, journal, filter, kept }] = commands.as_slice() else { panic!("{commands:?}") };
+    assert_eq!((path.to_str(), journal, filter.as_str()), (Some("errors.json"), &None, "k0"));
+    assert_eq!(kept.len(), 10, "k00..k09");
+    assert_eq!(kept[0].key, "bulk/k00.bin");
+    update(&mut s, Msg::Exported(Ok((10, "/home/op/errors.json".into()))));
+    assert_eq!(text(&render(&mut s, 80, 24))[23].trim_end(), " 10 errors written to /home/op/errors.json");
 }
 
 #[test]

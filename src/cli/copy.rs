@@ -325,9 +325,21 @@ fn text_summary(out: &mut impl Write, s: &crate::core::progress::Summary, outcom
     if s.dry_run {
         writeln!(
             out,
-            "dry run: would copy {} objects, check {} (copied only if the destination's recorded source ETag differs), delete {}, skip {}; nothing was written",
-            s.planned_copy, s.planned_check, s.planned_delete, s.skipped
+            "dry run: would copy {} objects ({}), check {} (copied only if the destination's recorded source ETag differs), delete {}, skip {}; nothing was written",
+            s.planned_copy,
+            format_size(s.planned_copy_bytes),
+            s.planned_check,
+            s.planned_delete,
+            s.skipped
         )?;
+        if s.already_done > 0 {
+            writeln!(
+                out,
+                "resuming: {} objects ({}) already done by an earlier run are not counted; the run copies only the rest",
+                s.already_done,
+                format_size(s.already_done_bytes)
+            )?;
+        }
         return Ok(());
     }
     writeln!(

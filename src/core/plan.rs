@@ -321,6 +321,8 @@ impl SyncMerge {
 pub struct Filter {
     include: Vec<Glob>,
     exclude: Vec<Glob>,
+    /// What the operator marked in the console (see [`Filter::within`]); empty: everything.
+    scope: Vec<String>,
 }
 
 impl Filter {
@@ -328,12 +330,27 @@ impl Filter {
         Ok(Filter {
             include: include.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
             exclude: exclude.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
+            scope: Vec::new(),
         })
     }
 
+    /// Narrows the filter to the console's marks, relative to the source prefix: an entry ending
+    /// in `/` takes every key under it, any other entry exactly that key. Marks are names, not
+    /// globs, so a key holding `*` or `[` is marked as itself.
+    pub fn within(mut self, scope: &[String]) -> Filter {
+        self.scope = scope.to_vec();
+        self
+    }
+
     pub fn matches(&self, key: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|g| g.matches(key)))
+        self.in_scope(key)
+            && (self.include.is_empty() || self.include.iter().any(|g| g.matches(key)))
             && !self.exclude.iter().any(|g| g.matches(key))
+    }
+
+    fn in_scope(&self, key: &str) -> bool {
+        self.scope.is_empty()
+            || self.scope.iter().any(|e| if e.ends_with('/') { key.starts_with(e.as_str()) } else { key == e })
     }
 }
 

@@ -82,6 +82,8 @@ pub enum TransferEvent {
         resumed: bool,
         dry_run: bool,
         writes: WriteSettings,
+        /// The journal's directory (`None` for a dry run, which writes none).
+        journal: Option<String>,
     },
     /// Cumulative objects listed on a side.
     Listed {
@@ -173,6 +175,55 @@ pub struct Halt {
     pub expired: bool,
 }
 
+/// Retries counted by why they happened: a dashboard that says "retries 4,211" should also say
+/// whether S3 is throttling, credentials are turning over, or the network is failing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryReasons {
+    pub throttle: u64,
+    pub expiry: u64,
+    pub timeout: u64,
+    #[serde(rename = "5xx")]
+    pub server: u64,
+    pub other: u64,
+}
+
+impl RetryReasons {
+    /// Counts one retry by its error code (S3's, or the copier's name for a transport error).
+    pub fn count(&mut self, code: &str) {
+        let slot = match code {
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequests"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "HTTP 503"
+            | "HTTP 429" => &mut self.throttle,
+            "ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "TokenRefreshRequired" | "HTTP 400" => {
+                &mut self.expiry
+            }
+            "RequestTimeout" | "RequestTimeoutException" | "Timeout" => &mut self.timeout,
+            "InternalError" | "ServiceUnavailable" | "HTTP 500" | "HTTP 502" | "HTTP 504" => &mut self.server,
+            _ => &mut self.other,
+        };
+        *slot += 1;
+    }
+
+    /// "throttle 12 · 5xx 3", the reasons that occurred; empty when none did.
+    pub fn describe(&self) -> String {
+        let named = [
+            ("throttle", self.throttle),
+            ("expiry", self.expiry),
+            ("timeout", self.timeout),
+            ("5xx", self.server),
+            ("other", self.other),
+        ];
+        named.iter().filter(|(_, n)| *n > 0).map(|(w, n)| format!("{w} {n}")).collect::<Vec<_>>().join(" · ")
+    }
+}
+
 const WINDOW_SECS: u64 = 10;
 /// Failures kept in memory for the summary; all of them also go to the journal's failed.jsonl.
 pub const KEPT_FAILURES: usize = 1_000;
@@ -196,12 +247,20 @@ pub struct Progress {
     pub copied: u64,
     pub bytes_copied: u64,
     pub skipped: u64,
+    /// Bytes of checked objects found unchanged (done without a copy).
+    pub skipped_bytes: u64,
     pub deleted: u64,
     pub already_done: u64,
+    /// Bytes of the objects an earlier run finished (a resume's gauges count them as done).
+    pub already_done_bytes: u64,
     pub failed: u64,
     pub retries: u64,
+    /// Retries by reason ("throttle", "expiry", "timeout", "5xx", "other"), for the dashboard.
+    pub retry_reasons: RetryReasons,
     pub throttles: u64,
     pub credential_expiries: u64,
+    /// The journal's directory, once the run has opened it.
+    pub journal: Option<String>,
     pub concurrency: usize,
     /// The highest the limit went (it grows past its start far from the bucket).
     pub concurrency_peak: usize,
@@ -254,6 +313,9 @@ pub struct Summary {
     pub skipped: u64,
     pub deleted: u64,
     pub already_done: u64,
+    pub already_done_bytes: u64,
+    /// Bytes the plan copies (a dry run's "would copy"; excludes what an earlier run did).
+    pub planned_copy_bytes: u64,
     pub failed: u64,
     pub bytes: u64,
     pub seconds: f64,
@@ -278,8 +340,9 @@ impl Progress {
     pub fn apply(&mut self, event: &TransferEvent, at: Duration) {
         let (mut objects, mut bytes) = (0, 0);
         match event {
-            TransferEvent::Started { mode, method, concurrency, resumed, dry_run, writes } => {
+            TransferEvent::Started { mode, method, concurrency, resumed, dry_run, writes, journal } => {
                 self.writes = writes.clone();
+                self.journal = journal.clone();
                 self.mode = Some(*mode);
                 self.method = Some(*method);
                 self.concurrency = *concurrency;
@@ -321,15 +384,19 @@ impl Progress {
                     self.large_in_flight.remove(0);
                 }
             }
-            TransferEvent::Skipped { .. } => {
+            TransferEvent::Skipped { bytes } => {
                 self.skipped += 1;
+                self.skipped_bytes += bytes;
                 objects = 1;
             }
             TransferEvent::Deleted => {
                 self.deleted += 1;
                 objects = 1;
             }
-            TransferEvent::AlreadyDone { .. } => self.already_done += 1,
+            TransferEvent::AlreadyDone { bytes } => {
+                self.already_done += 1;
+                self.already_done_bytes += bytes;
+            }
             TransferEvent::Failed { failure } => {
                 self.failed += 1;
                 self.large_in_flight.retain(|(k, _)| *k != failure.key);
@@ -338,7 +405,10 @@ impl Progress {
                     self.failures.push(failure.clone());
                 }
             }
-            TransferEvent::Retry { .. } => self.retries += 1,
+            TransferEvent::Retry { code } => {
+                self.retries += 1;
+                self.retry_reasons.count(code);
+            }
             TransferEvent::Throttled => self.throttles += 1,
             TransferEvent::CredentialsExpired { .. } => self.credential_expiries += 1,
             TransferEvent::Concurrency { limit } => {
@@ -441,6 +511,8 @@ impl Progress {
             skipped: self.skipped + self.planned_skip,
             deleted: self.deleted,
             already_done: self.already_done,
+            already_done_bytes: self.already_done_bytes,
+            planned_copy_bytes: self.planned_copy_bytes,
             failed: self.failed,
             bytes: self.bytes_copied,
             seconds: round(seconds),
@@ -485,6 +557,7 @@ mod tests {
                     resumed: false,
                     dry_run: false,
                     writes: WriteSettings { acl: Some("bucket-owner-full-control".into()), ..WriteSettings::default() },
+                    journal: None,
                 },
             ),
             (0.1, TransferEvent::Listed { side: Side::Source, objects: 1000 }),

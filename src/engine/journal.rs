@@ -64,6 +64,10 @@ pub struct RunIdentity {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub delete: bool,
+    /// The console's marks: a scope is its own transfer, resumed as such. Left out when empty,
+    /// so journals of whole-prefix runs keep the names they had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
 }
 
 impl RunIdentity {
@@ -262,6 +266,64 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path, mut each: impl FnMut(T)
     }
 }
 
+/// Reads what a run left in `run_dir`: the plan's length and last key, and the keys done.
+/// Returns the byte length of the plan's good prefix too (a torn last line is not counted).
+fn read_resumed(run_dir: &Path) -> Result<(Resumed, u64), JournalError> {
+    let mut r = Resumed::default();
+    let good = read_lines::<PlanRecord>(&run_dir.join("plan.jsonl"), |rec| {
+        match rec.key() {
+            Some(k) => r.last_planned_key = Some(k.to_string()),
+            None => r.plan_complete = true,
+        }
+        r.plan_lines += 1;
+    })?;
+    read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
+        r.done.insert(fnv128(d.k.as_bytes()));
+    })?;
+    Ok((r, good))
+}
+
+/// What an earlier run of `id` left, read without changing anything: a dry run (the console's
+/// plan, `--dry-run`) says what is already done and plans only the rest. `None`: no journal.
+pub fn peek(state_dir: &Path, id: &RunIdentity) -> Result<Option<Resumed>, JournalError> {
+    let run_dir = id.run_dir(state_dir);
+    if !run_dir.join("run.json").exists() {
+        return Ok(None);
+    }
+    read_resumed(&run_dir).map(|(r, _)| Some(r))
+}
+
+/// The failures recorded in `run_dir` whose objects are still not done: the last record of each
+/// key (a resume appends a new one each time it fails again), in the order they first failed.
+pub fn outstanding_failures(run_dir: &Path) -> Result<Vec<Failure>, JournalError> {
+    let (resumed, _) = read_resumed(run_dir)?;
+    // Failures name whole keys (source keys; destination keys for deletions), the completions
+    // keys relative to the run's prefixes: run.json says which prefixes those are.
+    let header: serde_json::Value = fs::read_to_string(run_dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let prefix_of = |url: &serde_json::Value| -> String {
+        let url = url.as_str().unwrap_or_default().trim_start_matches("s3://");
+        url.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default()
+    };
+    let prefixes = [prefix_of(&header["identity"]["source"]), prefix_of(&header["identity"]["destination"])];
+    let done = |key: &str| {
+        prefixes
+            .iter()
+            .any(|p| key.strip_prefix(p.as_str()).is_some_and(|k| resumed.done.contains(&fnv128(k.as_bytes()))))
+    };
+    let mut order: Vec<String> = Vec::new();
+    let mut last: std::collections::HashMap<String, Failure> = std::collections::HashMap::new();
+    read_lines::<Failure>(&run_dir.join("failed.jsonl"), |f| {
+        if !last.contains_key(&f.key) {
+            order.push(f.key.clone());
+        }
+        last.insert(f.key.clone(), f);
+    })?;
+    Ok(order.into_iter().filter_map(|k| last.remove(&k)).filter(|f| !done(&f.key)).collect())
+}
+
 impl Journal {
     /// Opens (or creates) the journal for `id`. `fresh` discards an earlier one; `require`
     /// fails when there is none to resume.
@@ -283,22 +345,12 @@ impl Journal {
         private_dir(&run_dir)?;
         let mut resumed = None;
         if existed {
-            let mut r = Resumed::default();
-            let plan_path = run_dir.join("plan.jsonl");
-            let good = read_lines::<PlanRecord>(&plan_path, |rec| {
-                match rec.key() {
-                    Some(k) => r.last_planned_key = Some(k.to_string()),
-                    None => r.plan_complete = true,
-                }
-                r.plan_lines += 1;
-            })?;
+            let (r, good) = read_resumed(&run_dir)?;
             // Drop a torn tail so appended lines start clean.
+            let plan_path = run_dir.join("plan.jsonl");
             if let Ok(f) = OpenOptions::new().write(true).open(&plan_path) {
                 f.set_len(good).map_err(io(&plan_path))?;
             }
-            read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
-                r.done.insert(fnv128(d.k.as_bytes()));
-            })?;
             resumed = Some(r);
         } else {
             let header = serde_json::json!({
@@ -346,9 +398,7 @@ impl Journal {
 
     /// Reads the plan written so far in batches (resume replays it without listing).
     pub fn plan_reader(&self) -> Result<PlanReader, JournalError> {
-        let path = self.run_dir.join("plan.jsonl");
-        let file = File::open(&path).map_err(io(&path))?;
-        Ok(PlanReader { reader: BufReader::new(file), line: String::new(), done: false, path })
+        PlanReader::open(&self.run_dir)
     }
 
     /// Iterates the plan written so far.
@@ -626,6 +676,13 @@ pub struct PlanReader {
 }
 
 impl PlanReader {
+    /// The plan of the run in `run_dir`, read-only (a dry run replays it too).
+    pub fn open(run_dir: &Path) -> Result<PlanReader, JournalError> {
+        let path = run_dir.join("plan.jsonl");
+        let file = File::open(&path).map_err(io(&path))?;
+        Ok(PlanReader { reader: BufReader::new(file), line: String::new(), done: false, path })
+    }
+
     pub fn next_batch(&mut self, n: usize) -> Result<Vec<PlanRecord>, JournalError> {
         let mut out = Vec::new();
         while !self.done && out.len() < n {
@@ -721,7 +778,44 @@ mod tests {
             include: vec![],
             exclude: vec![],
             delete: false,
+            scope: vec![],
         }
+    }
+
+    #[test]
+    fn a_scope_is_its_own_journal_and_no_scope_keeps_the_old_name() {
+        let whole = id(Mode::Cp);
+        // The name a journal had before scopes existed: the JSON of the identity without one.
+        let old = r#"{"source":"s3://src/a/","destination":"s3://dst/b/","source_endpoint":null,"destination_endpoint":null,"mode":"cp","include":[],"exclude":[],"delete":false}"#;
+        assert_eq!(serde_json::to_string(&whole).unwrap(), old);
+        let scoped = RunIdentity { scope: vec!["daily/".into()], ..whole.clone() };
+        assert_ne!(scoped.run_dir(Path::new("/s")), whole.run_dir(Path::new("/s")));
+        assert_eq!(scoped.pair_dir(Path::new("/s")), whole.pair_dir(Path::new("/s")));
+    }
+
+    #[test]
+    fn peek_reads_a_journal_without_touching_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Cp);
+        assert!(peek(dir.path(), &id).unwrap().is_none());
+        assert!(!id.run_dir(dir.path()).exists(), "peeking creates nothing");
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.plan(&copy("a", "e1")).unwrap();
+        j.plan(&copy("b", "e2")).unwrap();
+        j.flush_plan().unwrap();
+        j.copied("a", "d1", None).unwrap();
+        let before: Vec<_> = ["plan.jsonl", "done.jsonl"]
+            .iter()
+            .map(|f| std::fs::read(id.run_dir(dir.path()).join(f)).unwrap())
+            .collect();
+        let r = peek(dir.path(), &id).unwrap().expect("a journal");
+        assert_eq!((r.plan_lines, r.plan_complete, r.last_planned_key.as_deref()), (2, false, Some("b")));
+        assert!(r.done.contains(&fnv128(b"a")) && !r.done.contains(&fnv128(b"b")));
+        let after: Vec<_> = ["plan.jsonl", "done.jsonl"]
+            .iter()
+            .map(|f| std::fs::read(id.run_dir(dir.path()).join(f)).unwrap())
+            .collect();
+        assert_eq!(before, after);
     }
 
     fn copy(k: &str, e: &str) -> PlanRecord {

@@ -8,9 +8,11 @@ use tokio::task::AbortHandle;
 
 use crate::config::{Access, Config};
 use crate::core::listing::Location;
+use crate::core::progress::Mode;
 use crate::core::progress::{Halt, TransferEvent};
+use crate::core::scope::Request;
 use crate::core::side::Side;
-use crate::engine::copier::{self, Controls, Options, ResumePolicy};
+use crate::engine::copier::{self, Controls, Options, ResumePolicy, VerifyReport};
 use crate::engine::events::EngineEvent;
 use crate::engine::lister::{PrefixPages, list_buckets};
 use crate::engine::preflight;
@@ -29,11 +31,12 @@ pub enum EngineCommand {
     },
     /// S3 Batch Operations: plan, submit (after the operator's confirmation) or refresh a job.
     Batch(crate::engine::batch::BatchRequest),
-    /// List both sides and plan the transfer without writing anything (the plan screen).
-    Plan,
-    /// Start the transfer, or resume it from its journal (after re-authenticating: the
-    /// credential chain is read again).
-    Transfer,
+    /// List both sides and plan the transfer without writing anything (the plan screen); what
+    /// a journal of the same transfer records as done is counted apart.
+    Plan(Request),
+    /// Start the transfer, or resume it from its journal (after re-authenticating, a cancel, or
+    /// to retry what failed: the credential chain is read again and only what is not done runs).
+    Transfer(Request),
     /// Hold (true) or release dispatching of new objects.
     Pause(bool),
     /// Stop dispatching; requests in flight finish and the journal is saved.
@@ -52,6 +55,8 @@ pub struct TransferEnd {
     pub plan_error: Option<String>,
     /// The run could not start (credentials, journal, bad globs).
     pub error: Option<String>,
+    /// `--verify`'s report, when it ran.
+    pub verify: Option<VerifyReport>,
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -153,20 +158,23 @@ async fn run(
                         serving.abort();
                     }).abort_handle());
                 }
-                Some(EngineCommand::Plan) => {
-                    let opts = Options { dry_run: true, ..transfer.clone() };
+                Some(EngineCommand::Plan(request)) => {
+                    let (config, mut opts) = for_request(&config, &transfer, &request);
+                    opts.dry_run = true;
                     let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    watchers.push(spawn_transfer(config.clone(), opts, controls, events.clone()));
+                    watchers.push(spawn_transfer(config, opts, controls, events.clone()));
                 }
-                Some(EngineCommand::Transfer) => {
+                Some(EngineCommand::Transfer(request)) => {
+                    let (config, mut opts) = for_request(&config, &transfer, &request);
                     // A second start is a resume: never discard the journal it needs.
-                    let resume = if runs == 0 { transfer.resume } else { ResumePolicy::Auto };
+                    if runs > 0 {
+                        opts.resume = ResumePolicy::Auto;
+                    }
                     runs += 1;
                     stop_tx.send_replace(false);
                     pause_tx.send_replace(false);
-                    let opts = Options { resume, ..transfer.clone() };
                     let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    watchers.push(spawn_transfer(config.clone(), opts, controls, events.clone()));
+                    watchers.push(spawn_transfer(config, opts, controls, events.clone()));
                 }
                 Some(EngineCommand::Pause(paused)) => {
                     pause_tx.send_replace(paused);
@@ -189,6 +197,21 @@ async fn run(
     for handle in running.into_iter().flatten().chain(watchers) {
         handle.abort();
     }
+}
+
+/// The config and options of one console request: the scope's prefixes and marks, the mode.
+fn for_request(config: &Config, base: &Options, request: &Request) -> (Config, Options) {
+    let mut config = config.clone();
+    let (source, destination) = config.pair().prefixes(request.scope.as_ref());
+    config.source.prefix = source;
+    config.destination.prefix = destination;
+    let mut opts = base.clone();
+    opts.mode = request.mode;
+    opts.settings.mode = request.mode;
+    opts.settings.delete &= request.mode == Mode::Sync;
+    opts.settings.scope = request.scope.as_ref().map(|s| s.entries.clone()).unwrap_or_default();
+    config.transfer = opts.settings.clone();
+    (config, opts)
 }
 
 /// Runs the copier, forwarding its events (not the dry run's per-key lines: the plan screen
@@ -222,6 +245,7 @@ fn spawn_transfer(
                 journal: o.journal.map(|p| p.display().to_string()),
                 plan_error: o.plan_error,
                 error: None,
+                verify: o.verify,
             },
             Err(e) => TransferEnd { dry_run: opts.dry_run, error: Some(e.to_string()), ..TransferEnd::default() },
         };

@@ -49,7 +49,56 @@ pub async fn run(config: &Config) -> std::io::Result<()> {
     let mut state = initial_state(config, SystemTime::now());
     state.plan = Some(PlanState::new(setup));
     let pending = start(&mut state);
-    run_loop(state, engine, events, pending).await.map(|_| ())
+    let state = run_loop(state, engine, events, pending).await?;
+    print_summary(&state);
+    Ok(())
+}
+
+/// After the console closes, what the run did stays in the terminal's scrollback.
+fn print_summary(state: &AppState) {
+    use std::io::Write;
+    let Some(text) = summary_text(state) else { return };
+    // The terminal may be gone (SSH drop): nothing to do about a failed write then.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+/// The summary printed on exit, `None` when no run started.
+pub fn summary_text(state: &AppState) -> Option<String> {
+    use crate::core::units::{format_count, format_size};
+    let d = &state.dashboard;
+    if d.runs == 0 {
+        return None;
+    }
+    let p = &d.progress;
+    let mode = p.mode.or(d.request.as_ref().map(|r| r.mode)).map(|m| m.as_str()).unwrap_or("run");
+    let what = match &state.plan {
+        Some(plan) => format!("{mode} {} → {}", plan.setup.source, plan.setup.destination),
+        None => mode.to_string(),
+    };
+    let ended = d.ended_at.unwrap_or(state.now);
+    let secs = ended.duration_since(d.started).unwrap_or_default().as_secs_f64();
+    let state_word = d.badge().unwrap_or_default();
+    let mut out = format!("s3ferry: {what}: {}\n", state_word.split_once(' ').map(|(_, w)| w).unwrap_or(&state_word));
+    out.push_str(&format!(
+        "s3ferry: copied {} objects ({}), skipped {}, failed {}, done before {} ({}), in {:.1} s ({:.1} objects/s on average)\n",
+        format_count(p.copied),
+        format_size(p.bytes_copied),
+        format_count(p.skipped + p.planned_skip),
+        format_count(p.failed),
+        format_count(p.already_done),
+        format_size(p.already_done_bytes),
+        secs,
+        if secs > 0.0 { p.finished_objects() as f64 / secs } else { 0.0 },
+    ));
+    if let RunPhase::Ended(end) = &d.phase {
+        if let Some(v) = &end.verify {
+            out.push_str(&format!("s3ferry: verified {} objects: {} mismatches\n", v.checked, v.mismatches.len()));
+        }
+        if let Some(j) = &end.journal {
+            out.push_str(&format!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done\n"));
+        }
+    }
+    Some(out)
 }
 
 /// `s3ferry cp|sync` in a terminal: the console opened on the plan screen. Returns how the
@@ -65,6 +114,7 @@ pub async fn run_transfer(
     state.plan = Some(PlanState::new(setup));
     let pending = start_transfer(&mut state);
     let state = run_loop(state, engine, events, pending).await?;
+    print_summary(&state);
     let failed = state.dashboard.progress.failed;
     let end = match state.dashboard.phase {
         RunPhase::Ended(end) => Some(end),
@@ -105,9 +155,12 @@ async fn run_loop(
                 }
                 Command::WriteFile { path, contents } => {
                     let written = write_private(&path, &contents)
-                        .map(|()| path.display().to_string())
+                        .map(|()| absolute(&path))
                         .map_err(|e| format!("cannot write {}: {e}", path.display()));
                     pending_msgs.push(Msg::Written(written));
+                }
+                Command::Export { path, journal, filter, kept } => {
+                    pending_msgs.push(Msg::Exported(export_errors(&path, journal.as_deref(), &filter, kept)));
                 }
             }
         }
@@ -143,9 +196,10 @@ async fn run_loop(
                 }
                 Msg::Tick(SystemTime::now())
             }
-            // An SSH drop sends SIGHUP: leave the terminal as we found it.
-            _ = hangup.recv() => return Ok(state),
-            _ = terminate.recv() => return Ok(state),
+            // An SSH drop sends SIGHUP: stop the run as a cancel would (requests in flight
+            // finish, the journal is saved), then leave the terminal as we found it.
+            _ = hangup.recv() => return Ok(stop_run(state, &engine, &mut events).await),
+            _ = terminate.recv() => return Ok(stop_run(state, &engine, &mut events).await),
         };
         pending = update(&mut state, msg);
         // Pages and transfer events arrive in bursts: fold everything already queued into one
@@ -156,6 +210,58 @@ async fn run_loop(
         }
         dirty = true;
     }
+}
+
+/// How long a signal waits for the requests in flight before leaving anyway (the journal
+/// already holds every finished copy).
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// SIGHUP or SIGTERM: cancel a run and wait (bounded) for it to end, so nothing in flight is
+/// abandoned and copied again by the resume.
+async fn stop_run(
+    mut state: AppState,
+    engine: &mpsc::UnboundedSender<crate::engine::runner::EngineCommand>,
+    events: &mut mpsc::UnboundedReceiver<crate::engine::events::EngineEvent>,
+) -> AppState {
+    if !state.dashboard.active() {
+        return state;
+    }
+    let _ = engine.send(crate::engine::runner::EngineCommand::Cancel);
+    state.dashboard.phase = RunPhase::Cancelling;
+    let until = tokio::time::Instant::now() + STOP_WAIT;
+    while state.dashboard.active() {
+        match tokio::time::timeout_at(until, events.recv()).await {
+            Ok(Some(event)) => {
+                update(&mut state, Msg::Engine(event));
+            }
+            _ => break,
+        }
+    }
+    state
+}
+
+/// Every failure of the run (from the journal: those still not done, the last attempt of each)
+/// matching `filter`, written as CSV or JSON; the count and the absolute path.
+fn export_errors(
+    path: &std::path::Path,
+    journal: Option<&std::path::Path>,
+    filter: &str,
+    kept: Vec<crate::core::progress::Failure>,
+) -> Result<(u64, String), String> {
+    use crate::core::dashboard::{ExportFormat, export, filter_failures};
+    let all = match journal {
+        Some(dir) => crate::engine::journal::outstanding_failures(dir).map_err(|e| e.to_string())?,
+        None => kept,
+    };
+    let chosen: Vec<&crate::core::progress::Failure> =
+        filter_failures(&all, filter).into_iter().map(|i| &all[i]).collect();
+    let text = export(&chosen, ExportFormat::for_path(&path.to_string_lossy()));
+    write_private(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((chosen.len() as u64, absolute(path)))
+}
+
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 /// Fix documents name accounts and ARNs: keep them readable by the operator only.

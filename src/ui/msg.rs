@@ -16,6 +16,8 @@ pub enum Msg {
     Resize,
     /// The outcome of a `Command::WriteFile`.
     Written(Result<String, String>),
+    /// The outcome of a `Command::Export`: how many errors, and the absolute path.
+    Exported(Result<(u64, String), String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,14 @@ pub enum Command {
     WriteFile {
         path: std::path::PathBuf,
         contents: String,
+    },
+    /// Export the run's errors: every failure the journal records that is not done since
+    /// (those matching `filter`), or `kept` when there is no journal.
+    Export {
+        path: std::path::PathBuf,
+        journal: Option<std::path::PathBuf>,
+        filter: String,
+        kept: Vec<crate::core::progress::Failure>,
     },
     Quit,
 }

@@ -38,6 +38,10 @@ pub struct AppState {
     pub now: SystemTime,
     /// Source of request ids for listings, so stale pages can be told apart.
     pub next_request: u64,
+    /// A one-line answer to the last key (browse, plan), shown in the footer.
+    pub message: Option<String>,
+    /// The last frame was too small to show anything but that: keys other than quit do nothing.
+    pub too_small: bool,
 }
 
 impl AppState {
@@ -55,6 +59,8 @@ impl AppState {
             help: false,
             now,
             next_request: 1,
+            message: None,
+            too_small: false,
         }
     }
 

@@ -3,7 +3,9 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_input::backend::crossterm::EventHandler;
 
-use crate::core::listing::Location;
+use crate::core::listing::{Entry, Location};
+use crate::core::progress::Mode;
+use crate::core::scope::Request;
 use crate::core::side::Side;
 use crate::engine::events::EngineEvent;
 use crate::engine::runner::EngineCommand;
@@ -12,7 +14,7 @@ use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::batch;
 use crate::ui::screens::browse::Connection;
 use crate::ui::screens::dashboard::{DEFAULT_EXPORT_FILE, DashboardState, RunPhase};
-use crate::ui::screens::plan::PlanPhase;
+use crate::ui::screens::plan::{Gate, PlanPhase};
 use crate::ui::screens::preflight::{self, Run};
 use crate::ui::state::{AppState, Screen};
 
@@ -32,12 +34,12 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::Engine(event) => {
-            on_engine(state, event);
+            let commands = on_engine(state, event);
             let d = &state.dashboard;
             if d.quit_when_stopped && !matches!(d.phase, RunPhase::Running | RunPhase::Cancelling) {
                 return vec![Command::Quit];
             }
-            Vec::new()
+            commands
         }
         Msg::Written(result) => {
             let (slot, what) = match state.screen {
@@ -46,6 +48,13 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
             };
             *slot = Some(match result {
                 Ok(path) => format!("{what} written to {path}"),
+                Err(e) => e,
+            });
+            Vec::new()
+        }
+        Msg::Exported(result) => {
+            state.dashboard.message = Some(match result {
+                Ok((n, path)) => format!("{n} errors written to {path}"),
                 Err(e) => e,
             });
             Vec::new()
@@ -69,18 +78,19 @@ pub fn start_transfer(state: &mut AppState) -> Vec<Command> {
     if let Some(plan) = &mut state.plan {
         state.screen = Screen::Plan;
         plan.restart();
-        commands.push(Command::Engine(EngineCommand::Plan));
+        commands.push(Command::Engine(EngineCommand::Plan(plan.request.clone())));
     }
     commands
 }
 
-fn on_engine(state: &mut AppState, event: EngineEvent) {
+fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
     match event {
         EngineEvent::Transfer(e) => {
             if let Some(plan) = state.plan.as_mut().filter(|p| p.phase == PlanPhase::Planning) {
                 plan.apply(&e);
-            } else if state.dashboard.active() {
-                state.dashboard.apply(&e, state.now);
+            } else if state.dashboard.active() && state.dashboard.observe(&e, state.now) {
+                // The guard tripped: hold dispatching until the operator chooses.
+                return vec![Command::Engine(EngineCommand::Pause(true))];
             }
         }
         EngineEvent::TransferEnded(end) => {
@@ -89,7 +99,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
                     plan.ended(&end);
                 }
             } else {
-                state.dashboard.ended(end);
+                state.dashboard.ended(end, state.now);
             }
         }
         EngineEvent::Connected { side, info } => state.pane_mut(side).connection = Connection::Connected(info),
@@ -119,6 +129,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) {
             p.selected = p.selected.min(p.ordered().len().saturating_sub(1));
         }
     }
+    Vec::new()
 }
 
 fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
@@ -126,11 +137,23 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     if ctrl_c {
         return interrupt(&mut state.dashboard);
     }
+    if state.too_small {
+        // The screen says only that it is too small: no key but quit may act unseen.
+        return if key.code == KeyCode::Char('q') { quit(state) } else { Vec::new() };
+    }
+    state.message = None;
     if state.screen == Screen::Dashboard
         && !state.help
         && let Some(commands) = dashboard_modal(state, key)
     {
         return commands;
+    }
+    if state.screen == Screen::Plan
+        && let Some(plan) = state.plan.as_mut()
+        && plan.confirm.take().is_some()
+    {
+        // Only an explicit `y` starts a run the preflight did not pass; anything else goes back.
+        return if key.code == KeyCode::Char('y') { start_run(state) } else { Vec::new() };
     }
     if state.screen == Screen::Preflight && state.preflight.save.is_some() {
         return on_save_prompt(state, key);
@@ -180,12 +203,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         return Vec::new();
     }
     match action {
-        Action::Quit if state.screen == Screen::Dashboard && state.dashboard.phase == RunPhase::Running => {
-            // Leaving mid-run is a cancel: ask first.
-            state.dashboard.confirm_cancel = true;
-            Vec::new()
-        }
-        Action::Quit => vec![Command::Quit],
+        Action::Quit => quit(state),
         Action::Help => {
             state.help = true;
             Vec::new()
@@ -210,8 +228,18 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     }
 }
 
-/// Keys the dashboard takes before the keymap: the cancel confirmation, the export prompt and
-/// the filter being typed. `None` when the key is for the keymap.
+/// `q`: during a run it asks first (on the dashboard), then stops the run and quits.
+fn quit(state: &mut AppState) -> Vec<Command> {
+    let d = &mut state.dashboard;
+    if d.phase != RunPhase::Running {
+        return vec![Command::Quit];
+    }
+    state.screen = Screen::Dashboard;
+    d.confirm_cancel = true;
+    d.confirm_quit = true;
+    Vec::new()
+}
+
 /// Ctrl-C. During a run it stops the run as a confirmed cancel would (requests in flight finish,
 /// the journal keeps the rest) and the console leaves once the engine says the run ended; a
 /// second Ctrl-C leaves at once (the journal still holds every finished copy). Otherwise it quits.
@@ -230,15 +258,47 @@ fn interrupt(d: &mut DashboardState) -> Vec<Command> {
     Vec::new()
 }
 
+/// Keys the dashboard takes before the keymap: the cancel or quit confirmation, the guard's
+/// choice, the error detail, the export prompt and the filter being typed. `None` when the key
+/// is for the keymap.
 fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> {
     let d = &mut state.dashboard;
     if d.confirm_cancel {
         d.confirm_cancel = false;
+        let quit = std::mem::take(&mut d.confirm_quit);
         if key.code == KeyCode::Char('y') && d.phase == RunPhase::Running {
             d.phase = RunPhase::Cancelling;
+            d.quit_when_stopped = quit;
             return Some(vec![Command::Engine(EngineCommand::Cancel)]);
         }
         d.message = Some("the run goes on".into());
+        return Some(Vec::new());
+    }
+    if d.tripped.is_some() && d.phase == RunPhase::Running {
+        return Some(match key.code {
+            KeyCode::Char('r') => {
+                d.tripped = None;
+                d.guard.override_once();
+                d.message = Some("resumed: the guard stops the run again only if failures fill a window".into());
+                vec![Command::Engine(EngineCommand::Pause(false))]
+            }
+            KeyCode::Char('c') => {
+                d.tripped = None;
+                d.phase = RunPhase::Cancelling;
+                vec![Command::Engine(EngineCommand::Cancel)]
+            }
+            KeyCode::Char('p') => {
+                state.screen = Screen::Preflight;
+                Vec::new()
+            }
+            KeyCode::Char('q') => quit(state),
+            _ => Vec::new(),
+        });
+    }
+    if d.detail.is_some() {
+        if matches!(key.code, KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q')) {
+            d.detail = None;
+        }
         return Some(Vec::new());
     }
     if let Some(input) = &mut d.export {
@@ -250,8 +310,12 @@ fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> 
                 if path.is_empty() {
                     d.message = Some("no file name given: nothing written".into());
                 } else {
-                    let contents = d.export_document(&path);
-                    return Some(vec![Command::WriteFile { path: path.into(), contents }]);
+                    return Some(vec![Command::Export {
+                        path: path.into(),
+                        journal: d.progress.journal.clone().map(Into::into),
+                        filter: d.filter.value().to_string(),
+                        kept: d.visible().into_iter().cloned().collect(),
+                    }]);
                 }
             }
             _ => {
@@ -283,41 +347,73 @@ fn plan_screen(state: &mut AppState, action: Action) -> Vec<Command> {
         return Vec::new();
     };
     match action {
+        Action::Yes if plan.phase == PlanPhase::Ready && state.dashboard.active() => {
+            state.message = Some("a run is going on: t shows it".into());
+        }
         Action::Yes if plan.phase == PlanPhase::Ready => {
-            state.screen = Screen::Dashboard;
-            state.dashboard.begin(state.now);
-            return vec![Command::Engine(EngineCommand::Transfer)];
+            let gate = Gate::of(state.preflight.report());
+            if gate.ready() {
+                return start_run(state);
+            }
+            plan.confirm = Some(format!("The preflight says {}.", gate.describe()));
         }
         Action::Rerun if plan.phase != PlanPhase::Planning => {
             plan.restart();
-            return vec![Command::Engine(EngineCommand::Plan)];
+            return vec![Command::Engine(EngineCommand::Plan(plan.request.clone()))];
         }
         Action::Close | Action::Back => state.screen = Screen::Browse,
+        Action::Preflight => state.screen = Screen::Preflight,
         _ => {}
     }
     Vec::new()
 }
 
+/// Starts the planned run: the dashboard opens with the plan's totals until the run's own.
+fn start_run(state: &mut AppState) -> Vec<Command> {
+    let Some(plan) = &state.plan else { return Vec::new() };
+    let s = &plan.shape;
+    let expected = (s.copy_objects + s.deletes + plan.already.0, s.copy_bytes + plan.already.1);
+    state.screen = Screen::Dashboard;
+    state.dashboard.begin(state.now, plan.request.clone(), expected);
+    vec![Command::Engine(EngineCommand::Transfer(plan.request.clone()))]
+}
+
 fn dashboard_screen(state: &mut AppState, action: Action) -> Vec<Command> {
+    let now = state.now;
     let d = &mut state.dashboard;
     d.message = None;
+    if matches!(action, Action::Close | Action::Back) && d.filter.value().is_empty() {
+        // Back to browsing; the run goes on, its state in the title bar, `t` returns here.
+        state.screen = Screen::Browse;
+        return Vec::new();
+    }
     match action {
         Action::Pause if d.phase == RunPhase::Running => {
             return vec![Command::Engine(EngineCommand::Pause(!d.progress.paused))];
         }
         Action::Cancel if d.phase == RunPhase::Running => d.confirm_cancel = true,
-        Action::Rerun if matches!(d.phase, RunPhase::Halted { .. }) => {
-            // The operator re-authenticated: the engine reads the credential chain again and
-            // continues from the journal.
-            d.begin(state.now);
-            return vec![Command::Engine(EngineCommand::Transfer)];
+        Action::Rerun if matches!(d.phase, RunPhase::Halted { .. }) || d.interrupted() => {
+            // After re-authenticating or a cancel: the engine reads the credential chain again
+            // and continues from the journal.
+            return again(d, now, "resuming from the journal");
         }
-        Action::Export if !d.progress.failures.is_empty() => {
+        Action::Retry if d.over() && d.progress.failed > 0 => {
+            return again(d, now, "retrying the failed objects: the journal skips what is done");
+        }
+        Action::Retry => d.message = Some("nothing failed: nothing to retry".into()),
+        Action::Open if d.view == crate::ui::screens::dashboard::ErrorView::List && !d.visible().is_empty() => {
+            d.detail = Some(d.selected)
+        }
+        Action::View => {
+            d.view = d.view.next();
+            d.selected = 0;
+        }
+        Action::Close => d.filter.reset(),
+        Action::Export if d.progress.failed > 0 => {
             d.export = Some(tui_input::Input::new(DEFAULT_EXPORT_FILE.to_string()))
         }
         Action::Export => d.message = Some("no errors to export".into()),
         Action::Filter => d.filtering = true,
-        Action::Close => d.filter.reset(),
         Action::Up => d.move_by(-1),
         Action::Down => d.move_by(1),
         Action::PageUp => d.move_by(-PAGE),
@@ -327,6 +423,16 @@ fn dashboard_screen(state: &mut AppState, action: Action) -> Vec<Command> {
         _ => {}
     }
     Vec::new()
+}
+
+/// Runs the last request again: only what the journal does not record as done is copied.
+fn again(d: &mut DashboardState, now: std::time::SystemTime, what: &str) -> Vec<Command> {
+    let Some(request) = d.request.clone() else { return Vec::new() };
+    let expected = d.objects();
+    let bytes = d.bytes();
+    d.begin(now, request.clone(), (expected.1, bytes.1));
+    d.message = Some(what.to_string());
+    vec![Command::Engine(EngineCommand::Transfer(request))]
 }
 
 fn on_save_prompt(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
@@ -396,17 +502,10 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::Top => pane.selected = 0,
         Action::Bottom => pane.move_by(isize::MAX),
         Action::Filter => pane.filtering = true,
-        Action::Transfer => {
-            if state.dashboard.runs > 0 {
-                state.screen = Screen::Dashboard;
-            } else if let Some(plan) = &mut state.plan {
-                state.screen = Screen::Plan;
-                if plan.phase == PlanPhase::NotStarted {
-                    plan.restart();
-                    return vec![Command::Engine(EngineCommand::Plan)];
-                }
-            }
-        }
+        Action::Transfer => to_transfer(state),
+        Action::Mark => mark(state),
+        Action::PlanCopy => return plan_scope(state, Mode::Cp),
+        Action::PlanSync => return plan_scope(state, Mode::Sync),
         Action::Batch => state.screen = Screen::Batch,
         Action::Quit
         | Action::Help
@@ -416,6 +515,8 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         | Action::Yes
         | Action::Pause
         | Action::Cancel
+        | Action::Retry
+        | Action::View
         | Action::Export => {}
         Action::Open => {
             if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {
@@ -430,6 +531,69 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         }
     }
     Vec::new()
+}
+
+/// `t`: back to the run, or to the plan; with neither, how to make one.
+fn to_transfer(state: &mut AppState) {
+    if state.dashboard.runs > 0 {
+        state.screen = Screen::Dashboard;
+    } else if state.plan.as_ref().is_some_and(|p| p.phase != PlanPhase::NotStarted) {
+        state.screen = Screen::Plan;
+    } else {
+        state.message = Some("mark prefixes or objects with Space, then c plans a cp, s a sync".into());
+    }
+}
+
+/// Space on the source pane: marks or unmarks the selected prefix or object, then moves down.
+fn mark(state: &mut AppState) {
+    if state.focus != Side::Source {
+        state.message = Some("marks choose what to copy: mark in the Source pane (Tab)".into());
+        return;
+    }
+    let pane = state.pane_mut(Side::Source);
+    let parent = match &pane.location {
+        Location::Prefix { prefix, .. } => prefix.clone(),
+        Location::Buckets => {
+            state.message = Some("open the source bucket first: marks are prefixes and objects".into());
+            return;
+        }
+    };
+    let Some(entry) = pane.selected_entry().cloned() else { return };
+    let size = match &entry {
+        Entry::Object { size, .. } => Some(*size),
+        _ => None,
+    };
+    let name = entry.display_name(&parent).to_string();
+    if pane.marks.remove(&name).is_none() {
+        pane.marks.insert(name, size);
+    }
+    pane.move_by(1);
+}
+
+/// `c` / `s`: plans the marks, or the prefix on screen, never silently the whole bucket.
+fn plan_scope(state: &mut AppState, mode: Mode) -> Vec<Command> {
+    if state.dashboard.active() {
+        state.message = Some("a run is going on: t shows it; plan the next one when it ends".into());
+        return Vec::new();
+    }
+    let pane = state.pane(Side::Source);
+    let Location::Prefix { bucket, prefix } = pane.location.clone() else {
+        state.message = Some("open the source bucket (and a prefix) to choose what to copy".into());
+        return Vec::new();
+    };
+    let marks: Vec<String> = pane.marks.keys().cloned().collect();
+    let Some(plan) = &mut state.plan else { return Vec::new() };
+    match plan.setup.pair.scope_at(&bucket, &prefix, &marks) {
+        Ok(scope) => {
+            plan.plan(Request { mode, scope });
+            state.screen = Screen::Plan;
+            vec![Command::Engine(EngineCommand::Plan(plan.request.clone()))]
+        }
+        Err(e) => {
+            state.message = Some(e);
+            Vec::new()
+        }
+    }
 }
 
 fn list(state: &mut AppState, side: Side, location: Location) -> Command {

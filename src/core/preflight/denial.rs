@@ -53,6 +53,53 @@ pub fn classify(code: &str, message: &str) -> Denial {
     Denial { policy_type, explicit, action, resource, summary }
 }
 
+/// The preflight checks that judge the permission a failed copy lacked, by its code and message
+/// (the copier's messages name the operation and the side). Empty when no check covers it.
+pub fn covering_checks(code: &str, message: &str) -> &'static [&'static str] {
+    // AWS names the KMS action it refused ("not authorized to perform: kms:Decrypt"); the
+    // copier's own hints mention kms: on every write, so they do not count.
+    let kms =
+        code.starts_with("KMS") || message.contains("perform: kms:") || message.contains("resource: arn:aws:kms:");
+    let source_side = ["GetObject", "HeadObject (source)", "GetObjectTagging", "ListObjects"]
+        .iter()
+        .any(|op| message.starts_with(op) || message.contains(&format!("{op} s3://")));
+    match code {
+        "ExpiredToken" | "ExpiredTokenException" | "InvalidToken" => &["credentials.lifetime"],
+        "NoSuchBucket" => &["destination.bucket"],
+        "AccessControlListNotSupported" => &["destination.ownership"],
+        _ if !code.contains("AccessDenied") => &[],
+        _ if kms && source_side => &["source.key"],
+        _ if kms => &["destination.key_policy", "source.policy.key"],
+        _ if source_side => &["source.read"],
+        _ => &["destination.bucket_policy", "source.policy.write"],
+    }
+}
+
+#[cfg(test)]
+mod covering_tests {
+    use super::covering_checks;
+
+    #[test]
+    fn failures_map_to_the_checks_that_judge_them() {
+        let write =
+            "AccessDenied: CopyObject s3://a/k -> s3://b/k as role: Access Denied. Next: allow ... kms:GenerateDataKey";
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("AccessDenied", write, &["destination.bucket_policy", "source.policy.write"]),
+            ("AccessDenied", "AccessDenied: GetObject s3://a/k as role: denied", &["source.read"]),
+            (
+                "AccessDenied",
+                "AccessDenied: CopyObject s3://a/k -> s3://b/k as r: not authorized to perform: kms:GenerateDataKey",
+                &["destination.key_policy", "source.policy.key"],
+            ),
+            ("ExpiredToken", "", &["credentials.lifetime"]),
+            ("NoSuchKey", "gone", &[]),
+        ];
+        for (code, message, want) in cases {
+            assert_eq!(covering_checks(code, message), *want, "{code}: {message}");
+        }
+    }
+}
+
 fn article(word: &str) -> &'static str {
     if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }

@@ -34,7 +34,9 @@ use crate::core::side::Side;
 use crate::engine::copier::limiter::Limiter;
 use crate::engine::copier::listing::{ObjectPages, Prefetched};
 use crate::engine::errors::{describe_sdk_error, error_code};
-use crate::engine::journal::{IndexReader, Journal, JournalError, PlanRecord, Resumed, RunIdentity, fnv128};
+use crate::engine::journal::{
+    self, IndexReader, Journal, JournalError, PlanReader, PlanRecord, Resumed, RunIdentity, fnv128,
+};
 use crate::engine::session::{Session, SessionError, SessionInfo};
 
 /// Tasks queued between planner and workers.
@@ -331,10 +333,14 @@ pub async fn run_with(
         include: settings.include.clone(),
         exclude: settings.exclude.clone(),
         delete,
+        scope: settings.scope.clone(),
     };
     let state_dir = config.state_dir();
+    let run_dir = id.run_dir(&state_dir);
     let (journal, resumed) = if opts.dry_run {
-        (None, None)
+        // A dry run writes nothing, but reads what an earlier run did: it plans only the rest.
+        let resumed = if opts.resume == ResumePolicy::Fresh { None } else { journal::peek(&state_dir, &id)? };
+        (None, resumed)
     } else {
         let (j, r) =
             Journal::open(&state_dir, &id, opts.resume == ResumePolicy::Fresh, opts.resume == ResumePolicy::Require)?;
@@ -475,6 +481,7 @@ pub async fn run_with(
         resumed: resumed.is_some(),
         dry_run: opts.dry_run,
         writes,
+        journal: journal.as_ref().map(|j| j.run_dir.display().to_string()),
     });
 
     // The countdowns follow the sessions the run really uses, renewals included. The first
@@ -533,6 +540,7 @@ pub async fn run_with(
         delete,
         dry_run: opts.dry_run,
         journal: journal.clone(),
+        run_dir,
         events: events.clone(),
         src_who: who(&src.info),
         dst_who: who(&dst.info),
@@ -736,6 +744,8 @@ struct Planner {
     delete: bool,
     dry_run: bool,
     journal: Option<Arc<Journal>>,
+    /// Where this run's journal is (or would be): a resume, dry or not, replays its plan.
+    run_dir: PathBuf,
     events: mpsc::UnboundedSender<TransferEvent>,
     src_who: String,
     dst_who: String,
@@ -758,10 +768,8 @@ impl Planner {
         tx: mpsc::Sender<Task>,
     ) -> Result<bool, TransferError> {
         let resumed = resumed.unwrap_or_default();
-        if let Some(j) = &self.journal
-            && resumed.plan_lines > 0
-        {
-            let mut reader = j.plan_reader()?;
+        if resumed.plan_lines > 0 {
+            let mut reader = PlanReader::open(&self.run_dir)?;
             loop {
                 let batch = reader.next_batch(PAGE)?;
                 if batch.is_empty() {
@@ -898,6 +906,12 @@ impl Planner {
             PlanRecord::Delete { k, s } => (Planned::Delete, *s, Some(Task::Delete { key: k.clone(), size: *s })),
             PlanRecord::End => return true,
         };
+        let done = task.is_some() && resumed.done.contains(&fnv128(rec.key().unwrap_or_default().as_bytes()));
+        if done && self.dry_run {
+            // What an earlier run finished is not planned again: the plan counts the rest.
+            self.emit(TransferEvent::AlreadyDone { bytes });
+            return true;
+        }
         self.emit(TransferEvent::Planned { action, bytes });
         if self.dry_run {
             if action != Planned::Skip {
@@ -909,7 +923,7 @@ impl Planner {
             return true;
         }
         let Some(task) = task else { return true };
-        if resumed.done.contains(&fnv128(rec.key().unwrap_or_default().as_bytes())) {
+        if done {
             self.emit(TransferEvent::AlreadyDone { bytes });
             return true;
         }

@@ -39,6 +39,8 @@ pub struct PaneState {
     pub offset: usize,
     pub filter: Input,
     pub filtering: bool,
+    /// Marked entries at this location, by name (a prefix ends in `/`), with objects' sizes.
+    pub marks: std::collections::BTreeMap<String, Option<u64>>,
 }
 
 impl PaneState {
@@ -56,6 +58,7 @@ impl PaneState {
             offset: 0,
             filter: Input::default(),
             filtering: false,
+            marks: std::collections::BTreeMap::new(),
         }
     }
 
@@ -89,6 +92,7 @@ impl PaneState {
         self.offset = 0;
         self.filter.reset();
         self.filtering = false;
+        self.marks.clear();
     }
 
     pub fn accept_page(&mut self, request: u64, entries: Vec<Entry>, more: bool) {
@@ -178,14 +182,22 @@ fn render_pane(frame: &mut Frame, area: Rect, pane: &mut PaneState, focused: boo
             .skip(pane.offset)
             .take(rows)
             .map(|(i, e)| {
+                let marked = pane.marks.contains_key(e.display_name(&parent));
                 let style = if i == pane.selected && focused {
                     Style::default().bg(Color::Cyan).fg(Color::Black)
                 } else if i == pane.selected {
                     Style::default().add_modifier(Modifier::REVERSED)
+                } else if marked {
+                    Style::default().fg(Color::Yellow)
                 } else {
                     Style::default()
                 };
-                Line::styled(entry_row(e, &parent, width), style)
+                let row = if marked {
+                    format!("✔ {}", entry_row(e, &parent, width.saturating_sub(2)))
+                } else {
+                    entry_row(e, &parent, width)
+                };
+                Line::styled(row, style)
             })
             .collect();
         let empty = lines.is_empty() && !pane.loading;
@@ -232,6 +244,19 @@ fn header_lines(pane: &PaneState, now: SystemTime, width: usize) -> Vec<Line<'st
 fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
     if pane.filtering || !pane.filter.value().is_empty() {
         return Line::raw(fit(&format!("/{}", pane.filter.value()), width));
+    }
+    if !pane.marks.is_empty() {
+        let prefixes = pane.marks.values().filter(|s| s.is_none()).count();
+        let objects = pane.marks.len() - prefixes;
+        let bytes: u64 = pane.marks.values().flatten().sum();
+        let text = format!(
+            "{} marked: {prefixes} prefix{} + {objects} object{} ({}) · c cp · s sync",
+            pane.marks.len(),
+            if prefixes == 1 { "" } else { "es" },
+            if objects == 1 { "" } else { "s" },
+            format_size(bytes)
+        );
+        return Line::styled(fit(&text, width), Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     }
     let loaded = pane.loaded();
     let noun = if matches!(pane.location, Location::Buckets) { "buckets" } else { "entries" };

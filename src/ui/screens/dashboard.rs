@@ -12,7 +12,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Wrap};
 use tui_input::Input;
 
 use crate::core::dashboard::{ExportFormat, History, eta, export, filter_failures, format_eta};
+use crate::core::guard::{Guard, Limits, Trip};
+use crate::core::preflight::denial::{classify, covering_checks};
 use crate::core::progress::{Failure, Progress, TransferEvent};
+use crate::core::scope::Request;
 use crate::core::side::Side;
 use crate::core::units::{format_count, format_size};
 use crate::engine::runner::TransferEnd;
@@ -34,9 +37,42 @@ pub enum RunPhase {
     Ended(TransferEnd),
 }
 
+/// How the error table shows the failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorView {
+    #[default]
+    List,
+    ByCode,
+    ByPrefix,
+}
+
+impl ErrorView {
+    pub fn next(self) -> ErrorView {
+        match self {
+            ErrorView::List => ErrorView::ByCode,
+            ErrorView::ByCode => ErrorView::ByPrefix,
+            ErrorView::ByPrefix => ErrorView::List,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DashboardState {
     pub progress: Progress,
+    /// What the current run was asked for: retry and resume ask for it again.
+    pub request: Option<Request>,
+    /// The plan's totals (objects, bytes to copy), shown until the run's own plan passes them.
+    pub expected: (u64, u64),
+    pub guard: Guard,
+    /// The guard paused dispatching: why, until the operator chooses.
+    pub tripped: Option<Trip>,
+    /// When the run ended (the summary's averages use it).
+    pub ended_at: Option<SystemTime>,
+    /// The cancel confirmation quits the console once the run has stopped (q during a run).
+    pub confirm_quit: bool,
+    pub view: ErrorView,
+    /// The error whose detail is open (an index into the visible failures).
+    pub detail: Option<usize>,
     /// When the current run (or resume) started; the reducer's clock counts from here.
     pub started: SystemTime,
     pub history: History,
@@ -60,6 +96,14 @@ impl Default for DashboardState {
     fn default() -> Self {
         DashboardState {
             progress: Progress::default(),
+            request: None,
+            expected: (0, 0),
+            guard: Guard::new(Limits::default()),
+            tripped: None,
+            ended_at: None,
+            confirm_quit: false,
+            view: ErrorView::List,
+            detail: None,
             started: SystemTime::UNIX_EPOCH,
             history: History::default(),
             phase: RunPhase::Idle,
@@ -78,18 +122,98 @@ impl Default for DashboardState {
 impl DashboardState {
     /// A run (or a resume) begins now. Counters restart: a resumed run reports what it did
     /// itself plus what the journal says was done before ("already done").
-    pub fn begin(&mut self, now: SystemTime) {
+    pub fn begin(&mut self, now: SystemTime, request: Request, expected: (u64, u64)) {
         let keep = (self.progress.source_credentials.clone(), self.progress.destination_credentials.clone());
         self.progress = Progress::default();
         (self.progress.source_credentials, self.progress.destination_credentials) = keep;
+        self.request = Some(request);
+        self.expected = expected;
+        self.guard = Guard::new(Limits::default());
+        self.tripped = None;
+        self.ended_at = None;
         self.started = now;
         self.history = History::default();
         self.history.record(0, 0, 0);
         self.phase = RunPhase::Running;
         self.confirm_cancel = false;
+        self.confirm_quit = false;
         self.selected = 0;
+        self.detail = None;
         self.message = None;
         self.runs += 1;
+    }
+
+    /// Folds one event in; true when the guard tripped on it (the caller pauses dispatching).
+    pub fn observe(&mut self, event: &TransferEvent, now: SystemTime) -> bool {
+        self.apply(event, now);
+        let trip = match event {
+            TransferEvent::Failed { failure } => self.guard.failed(failure),
+            TransferEvent::Copied { .. } | TransferEvent::Skipped { .. } | TransferEvent::Deleted => {
+                self.guard.succeeded()
+            }
+            _ => None,
+        };
+        match trip {
+            Some(t) if self.phase == RunPhase::Running && self.tripped.is_none() => {
+                self.tripped = Some(t);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The run's state for the title bar of every screen: "cp 62% running".
+    pub fn badge(&self) -> Option<String> {
+        if self.runs == 0 {
+            return None;
+        }
+        let p = &self.progress;
+        let mode = p.mode.or(self.request.as_ref().map(|r| r.mode)).map(|m| m.as_str()).unwrap_or("run");
+        let (done, total) = self.objects();
+        let pct = (done.min(total) * 100).checked_div(total).map(|n| format!(" {n}%")).unwrap_or_default();
+        let what = match &self.phase {
+            RunPhase::Running if self.tripped.is_some() => "paused by the guard",
+            RunPhase::Running if p.paused => "paused",
+            RunPhase::Running => "running",
+            RunPhase::Cancelling => "stopping",
+            RunPhase::Halted { .. } => "stopped: credentials",
+            RunPhase::Ended(e) if e.error.is_some() => "could not start",
+            RunPhase::Ended(e) if e.interrupted => "cancelled",
+            RunPhase::Ended(_) if p.failed > 0 => "failures",
+            RunPhase::Ended(_) => "done",
+            RunPhase::Idle => return None,
+        };
+        Some(format!("{mode}{pct} {what}"))
+    }
+
+    /// (done, total) objects: finished now plus what an earlier run did, of the plan (or the
+    /// plan screen's totals until the run's own planning passes them).
+    pub fn objects(&self) -> (u64, u64) {
+        let p = &self.progress;
+        let planned = p.planned_copy + p.planned_check + p.planned_delete;
+        let total = if p.plan_complete { planned } else { planned.max(self.expected.0) };
+        (p.finished_objects() + p.already_done, total)
+    }
+
+    /// (done, total) bytes, likewise: a resumed run counts the journal's finished bytes as done.
+    pub fn bytes(&self) -> (u64, u64) {
+        let p = &self.progress;
+        let total = if p.plan_complete { p.planned_copy_bytes } else { p.planned_copy_bytes.max(self.expected.1) };
+        (p.bytes_copied + p.already_done_bytes + self.skipped_bytes(), total)
+    }
+
+    fn skipped_bytes(&self) -> u64 {
+        self.progress.skipped_bytes
+    }
+
+    /// The run ended because it was cancelled (or stopped by Ctrl-C): `r` resumes it.
+    pub fn interrupted(&self) -> bool {
+        matches!(&self.phase, RunPhase::Ended(e) if e.interrupted && e.error.is_none())
+    }
+
+    /// Whether the run is over (ended, cancelled or halted): the summary and its actions show.
+    pub fn over(&self) -> bool {
+        matches!(self.phase, RunPhase::Ended(_) | RunPhase::Halted { .. })
     }
 
     pub fn active(&self) -> bool {
@@ -110,8 +234,11 @@ impl DashboardState {
         self.history.record(self.elapsed(now).as_secs(), p.finished_objects(), p.moved());
     }
 
-    pub fn ended(&mut self, end: TransferEnd) {
+    pub fn ended(&mut self, end: TransferEnd, now: SystemTime) {
         self.confirm_cancel = false;
+        self.tripped = None;
+        self.ended_at = Some(now);
+        self.progress.in_flight = 0;
         self.phase = match (&end.halted, &end.hint) {
             (Some(_), Some(hint)) => RunPhase::Halted { hint: hint.clone() },
             _ => RunPhase::Ended(end),
@@ -165,29 +292,52 @@ fn percent(done: u64, total: u64) -> String {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &DashboardState, now: SystemTime) {
+    let middle = if state.over() { 7 } else { 5 };
     let [gauges, chart, errors] =
-        Layout::vertical([Constraint::Length(6), Constraint::Length(5), Constraint::Min(4)]).areas(area);
+        Layout::vertical([Constraint::Length(7), Constraint::Length(middle), Constraint::Min(4)]).areas(area);
     render_gauges(frame, gauges, state, now);
-    render_chart(frame, chart, state);
+    if state.over() {
+        render_summary(frame, chart, state);
+    } else {
+        render_chart(frame, chart, state);
+    }
     render_errors(frame, errors, state);
-    if state.confirm_cancel {
+    let below = Rect { height: area.bottom().saturating_sub(chart.y), ..chart };
+    if let Some(i) = state.detail
+        && let Some(f) = state.visible().get(i)
+    {
+        render_popup(frame, below, " Error (Enter or Esc closes) ", error_detail(f), Color::Red);
+    } else if state.confirm_cancel {
+        let (title, first) = if state.confirm_quit {
+            (" Quit? ", "The run stops: requests in flight finish, the journal is saved, then s3ferry quits.")
+        } else {
+            (" Cancel the run? ", "Requests in flight finish and the journal is saved; run again to resume.")
+        };
+        let yes = if state.confirm_quit { "y quits" } else { "y cancels" };
         render_popup(
             frame,
             chart,
-            " Cancel the run? ",
+            title,
             vec![
-                Line::raw("Requests in flight finish and the journal is saved; run again to resume."),
+                Line::raw(first),
                 Line::styled(
-                    "y cancels; any other key keeps the run going.",
+                    format!("{yes}; any other key keeps the run going."),
                     Style::default().add_modifier(Modifier::BOLD),
                 ),
             ],
             Color::Yellow,
         );
+    } else if let Some(trip) = &state.tripped {
+        render_popup(
+            frame,
+            Rect { height: 7.min(below.height), ..below },
+            " Paused by the guard ",
+            guard_lines(state, trip),
+            Color::Red,
+        );
     } else if let RunPhase::Halted { hint } = &state.phase {
         // Over the chart and the top of the error table: the hint must be read in full.
-        let height = 7.min(area.bottom().saturating_sub(chart.y));
-        let popup = Rect { height, ..chart };
+        let popup = Rect { height: 7.min(below.height), ..below };
         render_popup(
             frame,
             popup,
@@ -213,6 +363,53 @@ pub fn render(frame: &mut Frame, area: Rect, state: &DashboardState, now: System
     }
 }
 
+fn guard_lines(state: &DashboardState, trip: &Trip) -> Vec<Line<'static>> {
+    let checks = covering_checks(&trip.code, "");
+    let example = state.progress.failures.iter().rev().find(|f| f.code == trip.code);
+    let checks = example.map(|f| covering_checks(&f.code, &f.message)).unwrap_or(checks);
+    let prefix = if trip.prefix.is_empty() { "keys with no common prefix".to_string() } else { trip.prefix.clone() };
+    let covered = if checks.is_empty() {
+        "no preflight check covers this code".to_string()
+    } else {
+        format!("preflight check {} covers it", checks.join(" and "))
+    };
+    vec![
+        Line::raw(format!("Dispatching stopped: {}, {} under {prefix}.", trip.why, trip.code)),
+        Line::raw(format!("{covered}; requests in flight finish.")),
+        Line::styled(
+            "r resume anyway · c cancel (journal kept) · p open the preflight",
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+    ]
+}
+
+/// The detail of one failure: its whole message, what the denial says, and the check that
+/// judges that permission before a run.
+pub fn error_detail(f: &Failure) -> Vec<Line<'static>> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let denial = classify(&f.code, &f.message);
+    let checks = covering_checks(&f.code, &f.message);
+    let mut lines = vec![
+        Line::from(vec![Span::styled("key      ", bold), Span::raw(clip(&f.key, 200))]),
+        Line::from(vec![
+            Span::styled("code     ", bold),
+            Span::raw(format!("{} after {} attempt(s)", f.code, f.attempts)),
+        ]),
+    ];
+    if f.code.contains("AccessDenied") || f.code == "Forbidden" {
+        let explicit = if denial.explicit { "yes: an explicit Deny" } else { "no explicit Deny named" };
+        lines.push(Line::from(vec![
+            Span::styled("denied   ", bold),
+            Span::raw(format!("{explicit}; {}", denial.summary)),
+        ]));
+    }
+    if !checks.is_empty() {
+        lines.push(Line::from(vec![Span::styled("check    ", bold), Span::raw(checks.join(", "))]));
+    }
+    lines.push(Line::raw(clip(&f.message, 2_000)));
+    lines
+}
+
 fn render_popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, colour: Color) {
     frame.render_widget(Clear, area);
     frame.render_widget(
@@ -223,11 +420,13 @@ fn render_popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, co
     );
 }
 
-fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: SystemTime) {
+fn phase_text(state: &DashboardState) -> String {
     let p = &state.progress;
-    let phase = match &state.phase {
+    match &state.phase {
         RunPhase::Idle => "not started".to_string(),
-        RunPhase::Running if p.paused => "paused: requests in flight finish".to_string(),
+        RunPhase::Running if state.tripped.is_some() => "paused by the guard".to_string(),
+        RunPhase::Running if p.paused && p.in_flight > 0 => "paused: requests in flight finish".to_string(),
+        RunPhase::Running if p.paused => "paused".to_string(),
         RunPhase::Running if !p.plan_complete => "running · planning".to_string(),
         RunPhase::Running => "running".to_string(),
         RunPhase::Cancelling => "cancelling: finishing requests in flight".to_string(),
@@ -236,20 +435,43 @@ fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: Sys
         RunPhase::Ended(e) if e.interrupted => "cancelled: journal saved".to_string(),
         RunPhase::Ended(_) if p.failed > 0 => "finished with failures".to_string(),
         RunPhase::Ended(_) => "finished".to_string(),
-    };
+    }
+}
+
+fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: SystemTime) {
+    let p = &state.progress;
     let mode = p.mode.map(|m| m.as_str()).unwrap_or("transfer");
-    let title = format!(" {mode} · {phase} ");
+    let title = format!(" {mode} · {} ", phase_text(state));
     let inner = area.width.saturating_sub(2) as usize;
     let width = inner.saturating_sub(40).clamp(10, 60);
-    let total_objects = p.planned_copy + p.planned_check + p.planned_delete;
-    let done_objects = p.finished_objects() + p.already_done;
-    let total_bytes = p.planned_copy_bytes;
-    let done_bytes = p.bytes_copied;
-    let more = if p.plan_complete { "" } else { "+" };
+    let (done_objects, total_objects) = state.objects();
+    let (done_bytes, total_bytes) = state.bytes();
+    let more = if p.plan_complete || state.over() { "" } else { "+" };
     let eta_text = match &state.phase {
         RunPhase::Running if !p.paused => state.eta(now).map(format_eta).unwrap_or_else(|| "–".into()),
         _ => "–".into(),
     };
+    let red = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let failed =
+        Span::styled(format!("failed {}", format_count(p.failed)), if p.failed > 0 { red } else { Style::default() });
+    let mut counts = vec![Span::raw(format!(
+        "Copied {} · skipped {} · ",
+        format_count(p.copied),
+        format_count(p.skipped + p.planned_skip)
+    ))];
+    counts.push(failed);
+    if p.already_done > 0 {
+        counts.push(Span::raw(format!(
+            " · done before {} ({})",
+            format_count(p.already_done),
+            format_size(p.already_done_bytes)
+        )));
+    }
+    let mut retries = format!("retries {}", format_count(p.retries));
+    let reasons = p.retry_reasons.describe();
+    if !reasons.is_empty() {
+        retries.push_str(&format!(" ({reasons})"));
+    }
     let mut lines = vec![
         Line::raw(format!(
             "Objects {} {} {}/{}{more}",
@@ -265,14 +487,8 @@ fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: Sys
             format_size(done_bytes),
             format_size(total_bytes)
         )),
-        Line::raw(format!(
-            "In flight {} · limit {} · retries {} · throttles {} · failed {} · ETA {eta_text}",
-            p.in_flight,
-            p.concurrency,
-            format_count(p.retries),
-            format_count(p.throttles),
-            format_count(p.failed)
-        )),
+        Line::from(counts),
+        Line::raw(format!("In flight {} · limit {} · {retries} · ETA {eta_text}", p.in_flight, p.concurrency)),
     ];
     let mut creds = vec![Span::raw("Creds ")];
     for side in Side::BOTH {
@@ -290,6 +506,56 @@ fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: Sys
     }
     lines.push(Line::from(creds));
     frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), area);
+}
+
+/// After the run: what it did, on average, what verify found, where the journal is, and what
+/// can be done next.
+fn render_summary(frame: &mut Frame, area: Rect, state: &DashboardState) {
+    let p = &state.progress;
+    let secs = state.ended_at.unwrap_or(state.started).duration_since(state.started).unwrap_or_default().as_secs_f64();
+    let avg = if secs > 0.0 { p.finished_objects() as f64 / secs } else { 0.0 };
+    let mut lines = vec![Line::raw(format!(
+        "Copied {} objects ({}) in {} · {avg:.1} objects/s, {}/s on average",
+        format_count(p.copied),
+        format_size(p.bytes_copied),
+        format_eta(std::time::Duration::from_secs_f64(secs)),
+        format_size(if secs > 0.0 { (p.bytes_copied as f64 / secs) as u64 } else { 0 }),
+    ))];
+    let end = match &state.phase {
+        RunPhase::Ended(e) => Some(e),
+        _ => None,
+    };
+    lines.push(match end.and_then(|e| e.verify.as_ref()) {
+        Some(v) if v.mismatches.is_empty() => Line::styled(
+            format!("Verify: {} objects checked, all match", format_count(v.checked)),
+            Style::default().fg(Color::Green),
+        ),
+        Some(v) => Line::styled(
+            format!(
+                "Verify: {} checked, {} MISMATCH (first: {})",
+                format_count(v.checked),
+                v.mismatches.len(),
+                clip(&v.mismatches[0].key, 40)
+            ),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+        None => Line::raw("Verify: not asked for (--verify, or verify = true in [transfer])"),
+    });
+    let journal = end.and_then(|e| e.journal.clone()).or_else(|| p.journal.clone());
+    let kept = end.is_some_and(|e| e.journal.is_some()) || matches!(state.phase, RunPhase::Halted { .. });
+    lines.push(Line::raw(match (&journal, kept) {
+        (Some(j), true) => format!("Journal {j} (kept: r resumes, R retries)"),
+        (Some(_), false) => "Journal retired: everything in scope is done".to_string(),
+        (None, _) => "Journal: none".to_string(),
+    }));
+    if let Some(e) = end.and_then(|e| e.error.as_ref().or(e.plan_error.as_ref())) {
+        lines.push(Line::styled(clip(e, 300), Style::default().fg(Color::Red)));
+    }
+    let title = format!(" Summary · {} ", phase_text(state));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
 }
 
 fn render_chart(frame: &mut Frame, area: Rect, state: &DashboardState) {
@@ -326,45 +592,94 @@ fn mib_f(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
+/// Failures grouped by code or by prefix (the key's directory): (group, count, an example key),
+/// largest first.
+pub fn groups(failures: &[&Failure], view: ErrorView) -> Vec<(String, u64, String)> {
+    let mut map: std::collections::BTreeMap<String, (u64, String)> = std::collections::BTreeMap::new();
+    for f in failures {
+        let group = match view {
+            ErrorView::ByCode | ErrorView::List => f.code.clone(),
+            ErrorView::ByPrefix => {
+                f.key.rfind('/').map(|i| f.key[..=i].to_string()).unwrap_or_else(|| "(top level)".into())
+            }
+        };
+        let e = map.entry(group).or_insert_with(|| (0, f.key.clone()));
+        e.0 += 1;
+    }
+    let mut out: Vec<(String, u64, String)> = map.into_iter().map(|(g, (n, k))| (g, n, k)).collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
 fn render_errors(frame: &mut Frame, area: Rect, state: &DashboardState) {
     let visible = state.visible();
     let total = state.progress.failed;
     let filter = state.filter.value();
-    let mut title = format!(" Errors {}", format_count(total));
+    let red = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let view = match state.view {
+        ErrorView::List => "",
+        ErrorView::ByCode => " · by code",
+        ErrorView::ByPrefix => " · by prefix",
+    };
+    let mut title = vec![
+        Span::raw(" Errors "),
+        Span::styled(format_count(total), if total > 0 { red } else { Style::default() }),
+        Span::raw(view),
+    ];
     if !filter.is_empty() || state.filtering {
-        title.push_str(&format!(" · /{filter} · {} shown", visible.len()));
+        title.push(Span::raw(format!(" · /{filter} · {} shown", visible.len())));
     }
     if total as usize > state.progress.failures.len() {
-        title.push_str(" · first 1,000 kept, all in failed.jsonl");
+        title.push(Span::raw(" · first 1,000 shown, e exports all"));
     }
-    title.push(' ');
+    title.push(Span::raw(" "));
     let inner_w = area.width.saturating_sub(2) as usize;
     let rows = area.height.saturating_sub(3) as usize;
-    let (key_w, code_w, att_w) = (inner_w * 2 / 5, 16, 4);
-    let msg_w = inner_w.saturating_sub(key_w + code_w + att_w + 3);
     let bold = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines =
-        vec![Line::styled(format!("{:<key_w$} {:<code_w$} {:>att_w$} {}", "key", "code", "try", "message"), bold)];
+    let selected = Style::default().bg(Color::Cyan).fg(Color::Black);
+    let mut lines = Vec::new();
+    if state.view != ErrorView::List {
+        let g = groups(&visible, state.view);
+        let (name_w, count_w) = (inner_w * 2 / 5, 8);
+        let ex_w = inner_w.saturating_sub(name_w + count_w + 2);
+        let head = if state.view == ErrorView::ByCode { "code" } else { "prefix" };
+        lines.push(Line::styled(format!("{head:<name_w$} {:>count_w$} example", "count"), bold));
+        for (name, n, example) in g.iter().take(rows) {
+            lines.push(Line::raw(format!(
+                "{:<name_w$} {:>count_w$} {}",
+                clip(name, name_w),
+                format_count(*n),
+                clip(example, ex_w)
+            )));
+        }
+    } else {
+        let (key_w, code_w, att_w) = (inner_w * 2 / 5, 16, 4);
+        let msg_w = inner_w.saturating_sub(key_w + code_w + att_w + 3);
+        lines
+            .push(Line::styled(format!("{:<key_w$} {:<code_w$} {:>att_w$} {}", "key", "code", "try", "message"), bold));
+        let offset = state.selected.saturating_sub(rows.saturating_sub(1));
+        for (i, f) in visible.iter().enumerate().skip(offset).take(rows) {
+            let style = if i == state.selected { selected } else { Style::default() };
+            lines.push(Line::styled(
+                format!(
+                    "{:<key_w$} {:<code_w$} {:>att_w$} {}",
+                    clip(&f.key, key_w),
+                    clip(&f.code, code_w),
+                    f.attempts,
+                    clip(&f.message, msg_w)
+                ),
+                style,
+            ));
+        }
+    }
     if visible.is_empty() {
         let none = if total == 0 { "no errors" } else { "no errors match the filter" };
         lines.push(Line::styled(none, Style::default().fg(Color::DarkGray)));
     }
-    let offset = state.selected.saturating_sub(rows.saturating_sub(1));
-    for (i, f) in visible.iter().enumerate().skip(offset).take(rows) {
-        let style =
-            if i == state.selected { Style::default().bg(Color::Cyan).fg(Color::Black) } else { Style::default() };
-        lines.push(Line::styled(
-            format!(
-                "{:<key_w$} {:<code_w$} {:>att_w$} {}",
-                clip(&f.key, key_w),
-                clip(&f.code, code_w),
-                f.attempts,
-                clip(&f.message, msg_w)
-            ),
-            style,
-        ));
-    }
-    frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(Line::from(title))),
+        area,
+    );
 }
 
 /// Cuts to `width` characters with an ellipsis; control characters (a key may hold any) shown

@@ -16,7 +16,8 @@ pub const MIN_HEIGHT: u16 = 24;
 
 pub fn render(frame: &mut Frame, state: &mut AppState) {
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    state.too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
+    if state.too_small {
         let msg = format!(
             "Terminal too small: {}x{}. s3ferry needs at least {MIN_WIDTH}x{MIN_HEIGHT}. Enlarge the window, or press q to quit.",
             area.width, area.height
@@ -34,9 +35,15 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
         Screen::Plan => "plan",
         Screen::Dashboard => "transfer",
     };
-    let badge = state.preflight.badge();
-    let left = format!("· {screen} · {}", state.title);
-    let room = (title.width as usize).saturating_sub(9 + left.chars().count() + badge.chars().count() + 1);
+    // The run's state shows on every screen: it goes on while the operator browses.
+    let badge = match state.dashboard.badge() {
+        Some(run) => format!("run: {run} · {}", state.preflight.badge()),
+        None => state.preflight.badge(),
+    };
+    let width = title.width as usize;
+    let fixed = 9 + badge.chars().count() + 2;
+    let left = browse::fit(&format!("· {screen} · {}", state.title), width.saturating_sub(fixed));
+    let room = width.saturating_sub(9 + left.chars().count() + badge.chars().count() + 1);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" s3ferry ", bar.add_modifier(Modifier::BOLD)),
@@ -53,8 +60,12 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
             browse::render(frame, body, &mut state.panes, state.focus, now);
             if state.pane(state.focus).filtering {
                 " type to filter · Enter keep · Esc clear".to_string()
+            } else if let Some(m) = &state.message {
+                format!(" {m}")
+            } else if state.dashboard.runs > 0 {
+                " Space mark · c cp · s sync · t the run · Enter open · ⌫ up · ? help · q quit".to_string()
             } else {
-                " Tab pane · Enter open · ⌫ up · / filter · p preflight · ? help · q quit".to_string()
+                " Space mark · c cp · s sync · Enter open · ⌫ up · p preflight · ? help · q quit".to_string()
             }
         }
         Screen::Preflight => {
@@ -73,8 +84,11 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
         }
         Screen::Plan => match &state.plan {
             Some(plan) => {
-                plan::render(frame, body, plan, now);
-                " y start · r plan again · Esc back · ? help · q quit".into()
+                plan::render(frame, body, plan, &plan::Gate::of(state.preflight.report()), now);
+                match &state.message {
+                    Some(m) => format!(" {m}"),
+                    None => " y start · r plan again · p preflight · Esc back · ? help · q quit".into(),
+                }
             }
             None => String::new(),
         },
@@ -85,17 +99,30 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
                 (Some(m), _) => format!(" {m}"),
                 _ if d.filtering => " type to filter the errors · Enter keep · Esc clear".into(),
                 _ if d.export.is_some() || d.confirm_cancel => String::new(),
-                (None, RunPhase::Running) if d.progress.paused => {
-                    " p resume · c cancel · / filter · e export · ↑↓ errors · ? help".into()
+                _ if d.detail.is_some() => " Enter/Esc close".into(),
+                (None, RunPhase::Running) if d.tripped.is_some() => {
+                    " r resume anyway · c cancel · p open the preflight".into()
                 }
-                (None, RunPhase::Running) => " p pause · c cancel · / filter · e export · ↑↓ errors · ? help".into(),
+                (None, RunPhase::Running) if d.progress.paused => {
+                    " p resume · c cancel · Esc browse · Enter error · v group · e export · ? help".into()
+                }
+                (None, RunPhase::Running) => {
+                    " p pause · c cancel · Esc browse · Enter error · v group · e export · ? help".into()
+                }
                 (None, RunPhase::Halted { .. }) => " r resume (after re-authenticating) · e export · q quit".into(),
-                (None, _) => " / filter · e export · ↑↓ errors · ? help · q quit".into(),
+                (None, _) if d.over() && d.progress.failed > 0 && d.interrupted() => {
+                    " r resume · R retry failed · Esc back · Enter error · v group · e export · q quit".into()
+                }
+                (None, _) if d.over() && d.progress.failed > 0 => {
+                    " R retry failed · Esc back · Enter error · v group · e export · q quit".into()
+                }
+                (None, _) if d.interrupted() => " r resume · Esc back · q quit".into(),
+                (None, _) => " Esc back · / filter · e export · ? help · q quit".into(),
             }
         }
     };
     frame.render_widget(Paragraph::new(hint).style(Style::default().fg(Color::DarkGray)), keys);
     if state.help {
-        help::render(frame, body);
+        help::render(frame, body, state.screen);
     }
 }

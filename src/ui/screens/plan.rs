@@ -12,7 +12,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::core::cost::{Estimate, PlanShape, PriceTable, estimate, format_money};
 use crate::core::credentials::{Coverage, CredentialLifetime, EXPIRY_OPTIONS, coverage};
 use crate::core::dashboard::{eta, format_eta};
+use crate::core::preflight::checks::{Report, Status, Verdict};
 use crate::core::progress::{Method, Mode, TransferEvent};
+use crate::core::scope::{Pair, Request};
 use crate::core::side::Side;
 use crate::core::units::{format_count, format_countdown, format_size};
 use crate::engine::runner::TransferEnd;
@@ -34,6 +36,8 @@ pub struct TransferSetup {
     pub prices: PriceTable,
     /// `--rate`: objects per second for the ETA before the run has a rate of its own.
     pub rate: Option<f64>,
+    /// The configured source and destination: a console scope maps within them.
+    pub pair: Pair,
 }
 
 impl TransferSetup {
@@ -56,7 +60,47 @@ impl TransferSetup {
                 .unwrap_or_else(|| "us-east-1".into()),
             prices,
             rate,
+            pair: config.pair(),
         }
+    }
+}
+
+/// The preflight's verdict as the plan shows it, and what `y` must ask about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Gate {
+    /// `None`: the preflight has not finished.
+    pub verdict: Option<Verdict>,
+    pub failing: Vec<&'static str>,
+    pub unknown: Vec<&'static str>,
+}
+
+impl Gate {
+    pub fn of(report: Option<&Report>) -> Gate {
+        let Some(r) = report else { return Gate::default() };
+        let with = |st: Status| r.checks.iter().chain(&r.probes).filter(|c| c.status == st).map(|c| c.id).collect();
+        Gate { verdict: Some(r.verdict), failing: with(Status::Fail), unknown: with(Status::Unknown) }
+    }
+
+    pub fn ready(&self) -> bool {
+        self.verdict == Some(Verdict::Ready)
+    }
+
+    /// "BLOCKED: fail destination.key_policy, source.policy.key" and the like.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.failing.is_empty() {
+            parts.push(format!("fail {}", self.failing.join(", ")));
+        }
+        if !self.unknown.is_empty() {
+            parts.push(format!("unknown {}", self.unknown.join(", ")));
+        }
+        let verdict = match self.verdict {
+            None => return "not finished yet".to_string(),
+            Some(Verdict::Ready) => "READY",
+            Some(Verdict::Blocked) => "BLOCKED",
+            Some(Verdict::Unknown) => "UNKNOWN",
+        };
+        if parts.is_empty() { verdict.to_string() } else { format!("{verdict}: {}", parts.join("; ")) }
     }
 }
 
@@ -71,7 +115,14 @@ pub enum PlanPhase {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanState {
     pub setup: TransferSetup,
+    /// What is planned: the mode and the console's scope.
+    pub request: Request,
     pub phase: PlanPhase,
+    /// A journal of the same transfer exists: objects and bytes it records as done.
+    pub resumed: bool,
+    pub already: (u64, u64),
+    /// `y` pressed while the preflight is not READY: the question asked before starting.
+    pub confirm: Option<String>,
     pub shape: PlanShape,
     pub method: Option<Method>,
     pub lifetimes: [Option<CredentialLifetime>; 2],
@@ -81,8 +132,12 @@ pub struct PlanState {
 impl PlanState {
     pub fn new(setup: TransferSetup) -> Self {
         PlanState {
+            request: Request { mode: setup.mode, scope: None },
             setup,
             phase: PlanPhase::NotStarted,
+            resumed: false,
+            already: (0, 0),
+            confirm: None,
             shape: PlanShape::default(),
             method: None,
             lifetimes: [None, None],
@@ -92,13 +147,32 @@ impl PlanState {
 
     /// A fresh planning pass.
     pub fn restart(&mut self) {
-        *self = PlanState { phase: PlanPhase::Planning, ..PlanState::new(self.setup.clone()) };
+        *self = PlanState {
+            phase: PlanPhase::Planning,
+            request: self.request.clone(),
+            ..PlanState::new(self.setup.clone())
+        };
+    }
+
+    /// Plans `request` from now on: the title shows its scope and where it lands.
+    pub fn plan(&mut self, request: Request) {
+        self.setup.mode = request.mode;
+        (self.setup.source, self.setup.destination) = self.setup.pair.describe(request.scope.as_ref());
+        self.request = request;
+        self.restart();
     }
 
     pub fn apply(&mut self, event: &TransferEvent) {
         let s = &self.setup;
         match event {
-            TransferEvent::Started { method, .. } => self.method = Some(*method),
+            TransferEvent::Started { method, resumed, .. } => {
+                self.method = Some(*method);
+                self.resumed = *resumed;
+            }
+            TransferEvent::AlreadyDone { bytes } => {
+                self.already.0 += 1;
+                self.already.1 += bytes;
+            }
             TransferEvent::Listed { side: Side::Source, objects } => self.shape.listed_source = *objects,
             TransferEvent::Listed { side: Side::Destination, objects } => self.shape.listed_destination = *objects,
             TransferEvent::Planned { action, bytes } => self.shape.add(*action, *bytes, s.threshold, s.part_size),
@@ -126,7 +200,7 @@ impl PlanState {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, now: SystemTime) {
+pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now: SystemTime) {
     let s = &state.shape;
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let title = format!(" Plan · {} {} → {} ", state.setup.mode.as_str(), state.setup.source, state.setup.destination);
@@ -134,10 +208,27 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, now: SystemTime)
         PlanPhase::NotStarted | PlanPhase::Planning => {
             Line::styled(format!("Listing and planning… {} source objects listed", format_count(s.listed_source)), bold)
         }
+        PlanPhase::Ready if !gate.ready() => Line::styled(
+            "Plan complete: y starts the run (asks first: preflight), Esc goes back",
+            bold.fg(Color::Yellow),
+        ),
         PlanPhase::Ready => Line::styled("Plan complete: y starts the run, Esc goes back", bold.fg(Color::Green)),
         PlanPhase::Failed(e) => Line::styled(format!("Planning failed: {e}"), bold.fg(Color::Red)),
     };
     let mut lines = vec![status];
+    let gate_style = match gate.verdict {
+        Some(Verdict::Ready) => Style::default().fg(Color::Green),
+        Some(Verdict::Blocked) => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        _ => Style::default().fg(Color::Yellow),
+    };
+    lines.push(Line::styled(format!("Preflight {}", gate.describe()), gate_style));
+    if state.resumed {
+        lines.push(Line::raw(format!(
+            "Resuming: {} objects ({}) done by an earlier run; below is only the rest",
+            format_count(state.already.0),
+            format_size(state.already.1)
+        )));
+    }
     let mut copy = format!("To copy   {} objects, {}", format_count(s.copy_objects), format_size(s.copy_bytes));
     if state.setup.mode == Mode::Sync {
         copy.push_str(&format!(" · to skip {} objects, {}", format_count(s.skip_objects), format_size(s.skip_bytes)));
@@ -214,8 +305,31 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, now: SystemTime)
     for w in &state.warnings {
         lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
     }
+    lines.push(Line::styled(
+        "The run lists again (what changed since this plan is caught); the journal skips what is done.",
+        Style::default().fg(Color::Gray),
+    ));
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
         area,
     );
+    if let Some(question) = &state.confirm {
+        let width = 70.min(area.width);
+        let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + 3, width, height: 6.min(area.height) };
+        frame.render_widget(ratatui::widgets::Clear, popup);
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::raw(question.clone()),
+                Line::styled("y starts anyway; any other key goes back to the plan.", bold),
+            ])
+            .wrap(Wrap { trim: true })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(Style::default().fg(Color::Yellow))
+                    .title(" Start although the preflight is not READY? "),
+            ),
+            popup,
+        );
+    }
 }
