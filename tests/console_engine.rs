@@ -111,7 +111,11 @@ async fn plan_start_pause_resume_and_confirmed_cancel() {
     assert!(plan.lifetimes[0].as_ref().is_some_and(|l| l.renews), "the plan knows the source renews");
     assert!(s3ferry_dest_is_empty(&m).await, "planning writes nothing");
 
+    // y starts; when the preflight is not READY (or not finished) it asks once more.
     c.key(KeyCode::Char('y'));
+    if c.state.plan.as_ref().unwrap().confirm.is_some() {
+        c.key(KeyCode::Char('y'));
+    }
     assert_eq!(c.state.screen, Screen::Dashboard);
     c.pump_until("some copies", Duration::from_secs(60), |s| s.dashboard.progress.copied >= 20).await;
 

@@ -214,6 +214,10 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
                 state.screen = Screen::Batch;
                 Vec::new()
             }
+            Screen::Preflight if action == Action::Transfer => {
+                to_transfer(state);
+                Vec::new()
+            }
             Screen::Preflight => preflight_screen(state, action),
             Screen::Batch => {
                 let (requests, leave) = batch::on_action(&mut state.batch, action);

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod fault;
+pub mod pty;
 pub mod world;
 
 use std::collections::HashMap;

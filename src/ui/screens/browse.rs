@@ -249,13 +249,20 @@ fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
         let prefixes = pane.marks.values().filter(|s| s.is_none()).count();
         let objects = pane.marks.len() - prefixes;
         let bytes: u64 = pane.marks.values().flatten().sum();
-        let text = format!(
-            "{} marked: {prefixes} prefix{} + {objects} object{} ({}) · c cp · s sync",
-            pane.marks.len(),
-            if prefixes == 1 { "" } else { "es" },
-            if objects == 1 { "" } else { "s" },
-            format_size(bytes)
-        );
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let text = match (prefixes, objects) {
+            (p, 0) => format!("{} marked: {} · c cp · s sync", pane.marks.len(), plural(p, "prefix", "prefixes")),
+            (0, o) => {
+                format!("{} marked: {}, {}", pane.marks.len(), plural(o, "object", "objects"), format_size(bytes))
+            }
+            (p, o) => format!(
+                "{} marked: {}, {} ({})",
+                pane.marks.len(),
+                plural(p, "prefix", "prefixes"),
+                plural(o, "object", "objects"),
+                format_size(bytes)
+            ),
+        };
         return Line::styled(fit(&text, width), Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     }
     let loaded = pane.loaded();

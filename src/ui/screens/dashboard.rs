@@ -368,10 +368,10 @@ fn guard_lines(state: &DashboardState, trip: &Trip) -> Vec<Line<'static>> {
     let example = state.progress.failures.iter().rev().find(|f| f.code == trip.code);
     let checks = example.map(|f| covering_checks(&f.code, &f.message)).unwrap_or(checks);
     let prefix = if trip.prefix.is_empty() { "keys with no common prefix".to_string() } else { trip.prefix.clone() };
-    let covered = if checks.is_empty() {
-        "no preflight check covers this code".to_string()
-    } else {
-        format!("preflight check {} covers it", checks.join(" and "))
+    let covered = match checks {
+        [] => "no preflight check covers this code".to_string(),
+        [one] => format!("the preflight check {one} covers it"),
+        many => format!("the preflight checks {} cover it", many.join(" and ")),
     };
     vec![
         Line::raw(format!("Dispatching stopped: {}, {} under {prefix}.", trip.why, trip.code)),

@@ -87,6 +87,7 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
                 plan::render(frame, body, plan, &plan::Gate::of(state.preflight.report()), now);
                 match &state.message {
                     Some(m) => format!(" {m}"),
+                    None if plan.confirm.is_some() => " y start anyway · any other key back to the plan".into(),
                     None => " y start · r plan again · p preflight · Esc back · ? help · q quit".into(),
                 }
             }

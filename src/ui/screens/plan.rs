@@ -203,7 +203,13 @@ impl PlanState {
 pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now: SystemTime) {
     let s = &state.shape;
     let bold = Style::default().add_modifier(Modifier::BOLD);
-    let title = format!(" Plan · {} {} → {} ", state.setup.mode.as_str(), state.setup.source, state.setup.destination);
+    let (mode, from, to) = (state.setup.mode.as_str(), &state.setup.source, &state.setup.destination);
+    let mut title = format!(" Plan · {mode} {from} → {to} ");
+    // The mapping must be read whole: when the title cannot hold it, it gets lines of its own.
+    let mapping_lines = title.chars().count() + 2 > area.width as usize;
+    if mapping_lines {
+        title = format!(" Plan · {mode} ");
+    }
     let status = match &state.phase {
         PlanPhase::NotStarted | PlanPhase::Planning => {
             Line::styled(format!("Listing and planning… {} source objects listed", format_count(s.listed_source)), bold)
@@ -216,6 +222,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
         PlanPhase::Failed(e) => Line::styled(format!("Planning failed: {e}"), bold.fg(Color::Red)),
     };
     let mut lines = vec![status];
+    if mapping_lines {
+        lines.push(Line::raw(format!("From      {from}")));
+        lines.push(Line::raw(format!("Into      {to}")));
+    }
     let gate_style = match gate.verdict {
         Some(Verdict::Ready) => Style::default().fg(Color::Green),
         Some(Verdict::Blocked) => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),

@@ -1,0 +1,180 @@
+//! The operator's journey through the real binary in a pseudo-terminal, against the emulator:
+//! browse into a prefix, mark two prefixes, plan them (scope and counts on the plan), start,
+//! leave the run for browsing and come back, read the summary and a failed object's detail,
+//! retry the failed objects once the denial is lifted, quit with the summary in the scrollback.
+//! And the SSH drop: SIGHUP mid-run, a rerun whose plan says what is already done, gauges that
+//! end at 100% of the bytes, and nothing copied twice.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::pty::Console;
+use support::world::{self, Migration, Steps};
+use support::{LAKE, PROD, Workspace, moto};
+
+const SECS_60: Duration = Duration::from_secs(60);
+
+async fn keys_under(bucket: &str, prefix: &str) -> Vec<String> {
+    let lake = moto().s3(LAKE);
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = lake
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list the destination");
+        out.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+async fn role_policy(m: &Migration, name: &str, statements: Option<serde_json::Value>) {
+    let iam = moto().iam(PROD);
+    let role = m.role_arn.rsplit('/').next().unwrap();
+    match statements {
+        Some(s) => {
+            iam.put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(world::policy(s))
+                .send()
+                .await
+                .expect("put role policy");
+        }
+        None => {
+            iam.delete_role_policy().role_name(role).policy_name(name).send().await.expect("delete role policy");
+        }
+    }
+}
+
+fn config(m: &Migration, ws: &Workspace, transfer: &str) -> String {
+    let text = format!("{}\n[transfer]\n{transfer}\n", m.config_toml(&moto().endpoint, ""));
+    ws.write("migration.toml", &text).display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mark_plan_run_leave_return_retry_and_quit() {
+    let (m, ws) = world::scenario(Steps::ALL).await;
+    let prod = moto().s3(PROD);
+    let mut objects: Vec<(String, Vec<u8>)> =
+        (0..300).map(|i| (format!("daily/2026/01/a-{i:03}.txt"), vec![b'a'; 100 + i])).collect();
+    objects.extend((0..8).map(|i| (format!("daily/2026/02/b-{i}.txt"), vec![b'b'; 50])));
+    objects.extend((0..5).map(|i| (format!("daily/2026/03/c-{i}.txt"), vec![b'c'; 10])));
+    world::put_many(&prod, &m.source_bucket, objects).await;
+    // The transfer role may not write 02/ at the destination: those objects fail per file.
+    let denied = format!("arn:aws:s3:::{}/prod/daily/2026/02/*", m.destination_bucket);
+    role_policy(&m, "deny-02", Some(json!([{"Effect": "Deny", "Action": "s3:PutObject", "Resource": denied}]))).await;
+    let config = config(&m, &ws, "concurrency = 4");
+
+    let mut c = Console::spawn(&ws, &["--config", &config], 30, 110);
+    // Browse into daily/2026/ in the source pane.
+    c.wait_text("daily/", SECS_60);
+    c.press("\r");
+    c.wait_text("2026/", SECS_60);
+    c.press("\r");
+    c.wait_text("03/", SECS_60);
+    // Mark 01/ and 02/ (Space marks and moves down).
+    c.press("  ");
+    let marked = c.wait_text("2 marked: 2 prefixes · c cp · s sync", Duration::from_secs(5));
+    assert!(marked.contains("✔ 01/") && marked.contains("✔ 02/") && !marked.contains("✔ 03/"), "{marked}");
+
+    // c plans a cp of the marks: the scope and where it lands, and the counts.
+    c.press("c");
+    let plan = c.wait_text("Plan complete", SECS_60);
+    let scope =
+        format!("s3://{}/daily/2026/{{01/, 02/}} → s3://{}/prod/daily/2026/", m.source_bucket, m.destination_bucket);
+    assert!(plan.contains(&scope), "{scope}\n{plan}");
+    assert!(plan.contains("To copy   308 objects"), "{plan}");
+    assert!(plan.contains("Preflight "), "the plan shows the preflight\n{plan}");
+
+    c.start_run();
+    c.wait_text("cp · running", SECS_60);
+    // Esc: back to browsing while the run goes on; its state is in the title bar; t returns.
+    c.press("\x1b");
+    let browsing = c.wait_text("s3ferry · browse", Duration::from_secs(5));
+    assert!(browsing.contains("run: cp"), "{browsing}");
+    c.press("t");
+    let done = c.wait_text("finished with failures", Duration::from_secs(120));
+    assert!(done.contains("Summary"), "{done}");
+    assert!(done.contains("Copied 300 · skipped 0 · failed 8"), "{done}");
+    assert!(done.contains("Copied 300 objects"), "the summary panel\n{done}");
+    assert!(done.contains("R retry failed"), "{done}");
+    // Enter opens the selected error; v groups them.
+    c.press("\r");
+    let detail = c.wait_text("Error (Enter or Esc closes)", Duration::from_secs(5));
+    assert!(detail.contains("daily/2026/02/b-") && detail.contains("AccessDenied"), "{detail}");
+    c.press("\x1b");
+    c.press("v");
+    let grouped = c.wait_text("by code", Duration::from_secs(5));
+    assert!(grouped.lines().any(|l| l.contains("AccessDenied") && l.contains(" 8 ")), "{grouped}");
+
+    // The denial is lifted: R retries the failed objects only.
+    role_policy(&m, "deny-02", None).await;
+    c.press("R");
+    let retried = c.wait_for("the retry to finish", Duration::from_secs(120), |t| t.contains("cp · finished ─"));
+    assert!(retried.contains("Copied 8 · skipped 0 · failed 0 · done before 300"), "{retried}");
+    assert!(retried.contains("100% 308/308"), "{retried}");
+
+    c.press("q");
+    let (status, after) = c.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert!(after.contains("s3ferry: copied 8 objects"), "the summary stays in the scrollback\n{after}");
+    let copied = keys_under(&m.destination_bucket, "prod/").await;
+    assert_eq!(copied.len(), 308, "01/ and 02/, nothing of 03/");
+    assert!(copied.iter().all(|k| k.starts_with("prod/daily/2026/0") && !k.contains("/03/")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_drop_stops_gracefully_and_the_rerun_says_what_is_done() {
+    let (m, ws) = world::scenario(Steps::ALL).await;
+    let objects: Vec<(String, Vec<u8>)> = (0..600).map(|i| (format!("t/o-{i:04}.bin"), vec![b'x'; 1_000])).collect();
+    world::put_many(&moto().s3(PROD), &m.source_bucket, objects).await;
+    let config = config(&m, &ws, "concurrency = 2");
+
+    let mut c = Console::spawn(&ws, &["cp", "--config", &config], 30, 110);
+    c.wait_text("Plan complete", SECS_60);
+    c.start_run();
+    // Some objects copied, most not: the SSH session drops.
+    c.wait_for("a run under way", SECS_60, |t| {
+        t.lines()
+            .find(|l| l.contains("Objects"))
+            .and_then(|l| l.split_whitespace().find(|w| w.contains("/600")))
+            .and_then(|w| w.split('/').next()?.replace(',', "").parse::<u64>().ok())
+            .is_some_and(|n| n >= 40)
+    });
+    c.signal(libc::SIGHUP);
+    let (status, _) = c.wait_exit(Duration::from_secs(40));
+    assert!(!status.success(), "an interrupted run does not exit 0: {status:?}");
+    let done = keys_under(&m.destination_bucket, "prod/").await.len();
+    assert!(done > 0 && done < 600, "{done} copied before the drop");
+
+    // The rerun's plan says what is done and plans only the rest: objects, bytes.
+    let mut c = Console::spawn(&ws, &["cp", "--config", &config], 30, 110);
+    let plan = c.wait_text("Plan complete", SECS_60);
+    let want = format!("Resuming: {done} objects ({}) done by an earlier run", size(done as u64 * 1_000));
+    assert!(plan.contains(&want), "{want}\n{plan}");
+    assert!(plan.contains(&format!("To copy   {} objects", 600 - done)), "{plan}");
+    c.start_run();
+    let end = c.wait_text("cp · finished ─", Duration::from_secs(180));
+    // Every object copied once: the rerun copied exactly what the first run had not.
+    assert!(end.contains(&format!("Copied {} · skipped 0 · failed 0 · done before {done}", 600 - done)), "{end}");
+    assert!(end.lines().any(|l| l.contains("Bytes") && l.contains("100%")), "{end}");
+    c.press("q");
+    let (status, _) = c.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert_eq!(keys_under(&m.destination_bucket, "prod/").await.len(), 600);
+}
+
+/// s3ferry's own size format, for what it prints.
+fn size(bytes: u64) -> String {
+    s3ferry::core::units::format_size(bytes)
+}
