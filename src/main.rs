@@ -211,6 +211,8 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
         Ok(cli::copy::Verdict::Complete) => ExitCode::SUCCESS,
         Ok(cli::copy::Verdict::Incomplete) => ExitCode::from(EXIT_FAILED),
         Ok(cli::copy::Verdict::Credentials) => ExitCode::from(cli::copy::EXIT_CREDENTIALS),
+        Ok(cli::copy::Verdict::TooManyFailures) => ExitCode::from(cli::copy::EXIT_MAX_FAILURES),
+        Ok(cli::copy::Verdict::NotReady) => ExitCode::from(cli::copy::EXIT_NOT_READY),
         Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
         Err(e) => fail(EXIT_FAILED, &e.to_string()),
     }

@@ -56,7 +56,7 @@ async fn role_policy(m: &Migration, name: &str, statements: Option<serde_json::V
     }
 }
 
-fn config(m: &Migration, ws: &Workspace, transfer: &str) -> String {
+fn write_config(m: &Migration, ws: &Workspace, transfer: &str) -> String {
     let text = format!("{}\n[transfer]\n{transfer}\n", m.config_toml(&moto().endpoint, ""));
     ws.write("migration.toml", &text).display().to_string()
 }
@@ -73,7 +73,7 @@ async fn mark_plan_run_leave_return_retry_and_quit() {
     // The transfer role may not write 02/ at the destination: those objects fail per file.
     let denied = format!("arn:aws:s3:::{}/prod/daily/2026/02/*", m.destination_bucket);
     role_policy(&m, "deny-02", Some(json!([{"Effect": "Deny", "Action": "s3:PutObject", "Resource": denied}]))).await;
-    let config = config(&m, &ws, "concurrency = 4");
+    let config = write_config(&m, &ws, "concurrency = 4");
 
     let mut c = Console::spawn(&ws, &["--config", &config], 30, 110);
     // Browse into daily/2026/ in the source pane.
@@ -112,7 +112,9 @@ async fn mark_plan_run_leave_return_retry_and_quit() {
     c.press("\r");
     let detail = c.wait_text("Error (Enter or Esc closes)", Duration::from_secs(5));
     assert!(detail.contains("daily/2026/02/b-") && detail.contains("AccessDenied"), "{detail}");
+    // (A terminal cannot tell Esc followed at once by v from Alt-v: wait for the Esc to land.)
     c.press("\x1b");
+    c.wait_for("the detail to close", Duration::from_secs(5), |t| !t.contains("Error (Enter or Esc closes)"));
     c.press("v");
     let grouped = c.wait_text("by code", Duration::from_secs(5));
     assert!(grouped.lines().any(|l| l.contains("AccessDenied") && l.contains(" 8 ")), "{grouped}");
@@ -138,7 +140,7 @@ async fn an_ssh_drop_stops_gracefully_and_the_rerun_says_what_is_done() {
     let (m, ws) = world::scenario(Steps::ALL).await;
     let objects: Vec<(String, Vec<u8>)> = (0..600).map(|i| (format!("t/o-{i:04}.bin"), vec![b'x'; 1_000])).collect();
     world::put_many(&moto().s3(PROD), &m.source_bucket, objects).await;
-    let config = config(&m, &ws, "concurrency = 2");
+    let config = write_config(&m, &ws, "concurrency = 2");
 
     let mut c = Console::spawn(&ws, &["cp", "--config", &config], 30, 110);
     c.wait_text("Plan complete", SECS_60);
@@ -177,4 +179,41 @@ async fn an_ssh_drop_stops_gracefully_and_the_rerun_says_what_is_done() {
 /// s3ferry's own size format, for what it prints.
 fn size(bytes: u64) -> String {
     s3ferry::core::units::format_size(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_max_failures_stops_an_all_failing_run_and_require_ready_refuses_to_start() {
+    let (m, ws) = world::scenario(Steps::ALL).await;
+    let objects: Vec<(String, Vec<u8>)> = (0..200).map(|i| (format!("d/{i:03}.txt"), vec![b'd'; 10])).collect();
+    world::put_many(&moto().s3(PROD), &m.source_bucket, objects).await;
+    let everything = format!("arn:aws:s3:::{}/*", m.destination_bucket);
+    role_policy(&m, "deny-all", Some(json!([{"Effect": "Deny", "Action": "s3:PutObject", "Resource": everything}])))
+        .await;
+    let config = write_config(&m, &ws, "concurrency = 2");
+
+    let run =
+        support::s3ferry(&ws, &["cp", "--config", &config, "--headless", "--max-failures", "5", "--progress", "json"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let s = run.summary();
+    let failed = s["failed"].as_u64().unwrap();
+    assert!((5..200).contains(&failed), "stopped soon after the fifth failure: {failed}");
+    assert!(
+        run.stderr.contains("--max-failures 5: ") && run.stderr.contains("most AccessDenied under d/"),
+        "{}",
+        run.stderr
+    );
+    assert!(s["journal"].is_string(), "the journal keeps the rest: {s}");
+
+    // --require-ready: a preflight that is not READY copies nothing.
+    let (m, ws) = world::scenario(Steps { role_writes_destination: false, ..Steps::ALL }).await;
+    world::put_many(&moto().s3(PROD), &m.source_bucket, vec![("a.txt".to_string(), vec![b'a'])]).await;
+    let config = write_config(&m, &ws, "");
+    let run = support::s3ferry(&ws, &["cp", "--config", &config, "--headless", "--require-ready"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--require-ready: the preflight says BLOCKED: fail source.policy.write"),
+        "{}",
+        run.stderr
+    );
+    assert!(keys_under(&m.destination_bucket, "").await.is_empty(), "nothing was copied");
 }

@@ -277,6 +277,8 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
         headless: true,
         prices: None,
         rate: None,
+        max_failures: None,
+        require_ready: false,
     };
     if !args.json {
         writeln!(out, "copying {} object(s) over 5 GiB from this host (multipart)", plan.local.len())?;

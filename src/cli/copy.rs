@@ -17,12 +17,18 @@ pub const EXIT_HELP: &str = "Exit codes: 0 = every object in scope is at the des
 1 = some objects failed, a listing failed, verification found mismatches or the run was interrupted \
 (the summary says which; rerun the same command to resume); 2 = usage or configuration error; \
 4 = credentials expire (or expired) and cannot renew: the run stopped before losing anything; \
-re-authenticate and rerun the same command to resume. \
+re-authenticate and rerun the same command to resume; \
+5 = --max-failures was reached: dispatching stopped (requests in flight finished, the journal is kept); \
+6 = --require-ready and the preflight is not READY: nothing was copied. \
 In a terminal the console opens on the plan (y starts); --headless, or a stdout that is not a terminal, \
 runs without it.";
 
 /// Exit code of a run stopped for credentials that cannot renew.
 pub const EXIT_CREDENTIALS: u8 = 4;
+/// Exit code of a run stopped by `--max-failures`.
+pub const EXIT_MAX_FAILURES: u8 = 5;
+/// Exit code of `--require-ready` when the preflight is not READY.
+pub const EXIT_NOT_READY: u8 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressFormat {
@@ -89,6 +95,14 @@ pub struct CopyArgs {
     /// Objects per second to estimate the ETA with before the run has a rate of its own.
     #[arg(long, value_name = "OBJECTS_PER_S", value_parser = rate_arg)]
     pub rate: Option<f64>,
+    /// Stop dispatching once this many objects have failed (exit 5; the journal keeps the rest).
+    /// The console has its own guard: it pauses a run whose first objects all fail.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_failures: Option<u64>,
+    /// Run the preflight first and copy nothing unless it is READY (exit 6, with the failing
+    /// and unknown checks).
+    #[arg(long)]
+    pub require_ready: bool,
 }
 
 fn rate_arg(s: &str) -> Result<f64, String> {
@@ -183,6 +197,10 @@ pub enum Verdict {
     Incomplete,
     /// Stopped for credentials that cannot renew; resumable after re-authenticating.
     Credentials,
+    /// Stopped by `--max-failures`.
+    TooManyFailures,
+    /// `--require-ready` and the preflight is not READY: nothing ran.
+    NotReady,
 }
 
 pub use crate::engine::copier::resume_hint;
@@ -196,15 +214,20 @@ pub async fn run(
     out: &mut impl Write,
 ) -> Result<Verdict, CopyError> {
     let (config, opts) = options(config, mode, args, delete);
+    if args.require_ready && !opts.dry_run && !ready(&config).await {
+        return Ok(Verdict::NotReady);
+    }
     let config_for_hint = config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = stop_tx.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("s3ferry: interrupted: finishing the requests in flight; rerun to resume");
             let _ = stop_tx.send(true);
         }
     });
+    let mut too_many = false;
     let engine = tokio::spawn(async move { copier::run(&config, &opts, tx, stop_rx).await });
 
     let started = Instant::now();
@@ -220,6 +243,14 @@ pub async fn run(
                 let Some(event) = event else { break };
                 progress.apply(&event, started.elapsed());
                 show(out, args.progress, &event)?;
+                if let Some(max) = args.max_failures
+                    && progress.failed >= max
+                    && !too_many
+                {
+                    too_many = true;
+                    eprintln!("s3ferry: {}", max_failures_hint(&progress, max));
+                    let _ = stop.send(true);
+                }
             }
             _ = tick.tick() => {
                 match args.progress {
@@ -260,11 +291,43 @@ pub async fn run(
     }
     Ok(if outcome.halted.is_some() {
         Verdict::Credentials
+    } else if too_many {
+        Verdict::TooManyFailures
     } else if complete {
         Verdict::Complete
     } else {
         Verdict::Incomplete
     })
+}
+
+/// `--require-ready`: the preflight's verdict, and on stderr what keeps it from READY.
+async fn ready(config: &Config) -> bool {
+    let report = crate::engine::preflight::run(config, &crate::engine::preflight::Options::default()).await;
+    let gate = crate::ui::screens::plan::Gate::of(Some(&report));
+    if !gate.ready() {
+        eprintln!(
+            "s3ferry: --require-ready: the preflight says {}; nothing was copied. Run `s3ferry preflight` for the fixes.",
+            gate.describe()
+        );
+    }
+    gate.ready()
+}
+
+/// What `--max-failures` says when it stops a run: how many failed, the commonest code and the
+/// prefix they share, and what to do.
+pub fn max_failures_hint(p: &Progress, max: u64) -> String {
+    use crate::core::guard::{dir_of, shared_dir};
+    let mut codes: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for f in &p.failures {
+        *codes.entry(f.code.as_str()).or_default() += 1;
+    }
+    let code = codes.iter().max_by_key(|(_, n)| **n).map(|(c, _)| *c).unwrap_or("?");
+    let prefix = p.failures.iter().map(|f| dir_of(&f.key).to_string()).reduce(|a, b| shared_dir(&a, &b));
+    let under = prefix.filter(|p| !p.is_empty()).map(|p| format!(" under {p}")).unwrap_or_default();
+    format!(
+        "--max-failures {max}: {} objects failed (most {code}{under}); dispatching stopped, the requests in flight finish and the journal keeps the rest. Fix the cause (`s3ferry preflight` names the missing permission) and rerun the same command to resume.",
+        p.failed
+    )
 }
 
 fn show(out: &mut impl Write, format: ProgressFormat, event: &TransferEvent) -> std::io::Result<()> {

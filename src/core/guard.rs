@@ -76,10 +76,7 @@ impl Guard {
         } else if self.first_code.as_deref() != Some(failure.code.as_str()) {
             self.all_failed = false;
         }
-        let dir = match failure.key.rfind('/') {
-            Some(i) => &failure.key[..=i],
-            None => "",
-        };
+        let dir = dir_of(&failure.key);
         self.common = Some(match self.common.take() {
             None => dir.to_string(),
             Some(c) => shared_dir(&c, dir),
@@ -138,8 +135,13 @@ impl Guard {
     }
 }
 
+/// The key's directory: everything up to its last `/` (empty at the top level).
+pub fn dir_of(key: &str) -> &str {
+    key.rfind('/').map(|i| &key[..=i]).unwrap_or("")
+}
+
 /// The longest common prefix of two directory prefixes, cut back to a `/`.
-fn shared_dir(a: &str, b: &str) -> String {
+pub fn shared_dir(a: &str, b: &str) -> String {
     let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     let common = &a[..n];
     match common.rfind('/') {
