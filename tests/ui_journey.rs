@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::KeyCode;
 use s3ferry::core::cost::PriceTable;
-use s3ferry::core::listing::{Entry, Location};
+use s3ferry::core::listing::{Entry, Location, ObjectDetails};
 use s3ferry::core::preflight::checks::{Check, Report, Status, Verdict};
 use s3ferry::core::progress::{Failure, Method, Mode, Planned, TransferEvent, WriteSettings};
 use s3ferry::core::scope::{Pair, Request, Scope};
@@ -437,4 +437,128 @@ fn after_the_run_a_summary_with_verify_and_the_journal_and_r_retries_the_failed(
     assert_eq!(lines, expected);
     assert_eq!(key(&mut s, KeyCode::Char('R')), [Command::Engine(EngineCommand::Transfer(scope()))]);
     assert_eq!(s.dashboard.runs, 2);
+}
+
+#[test]
+fn enter_on_an_object_opens_its_details_and_t_loads_its_tags() {
+    let mut s = browsing();
+    for _ in 0..3 {
+        key(&mut s, KeyCode::Down);
+    }
+    let commands = key(&mut s, KeyCode::Enter);
+    let [Command::Engine(EngineCommand::Details { side, request, bucket, key: k, tags: false })] = commands.as_slice()
+    else {
+        panic!("{commands:?}")
+    };
+    assert_eq!((side, bucket.as_str(), k.as_str()), (&Side::Source, "prod-data", "daily/2026/index.json"));
+    let details = ObjectDetails {
+        key: k.clone(),
+        size: 2_048,
+        etag: "9b2cf535f27731c974343645a3985328".into(),
+        last_modified: Some(NOW as i64),
+        storage_class: "STANDARD".into(),
+        encryption: "aws:kms".into(),
+        kms_key: Some("arn:aws:kms:eu-west-2:111111111111:key/1234".into()),
+        content_type: Some("application/json".into()),
+        metadata: vec![("owner".into(), "data-team".into())],
+        tags: None,
+    };
+    update(&mut s, Msg::Engine(EngineEvent::Details { side: Side::Source, request: *request, details: Ok(details) }));
+    let lines = text(&render(&mut s, 80, 24));
+    let expected = [
+        " s3ferry · browse · migration.toml                          preflight: running… ",
+        "┌ Source ──────────────────────────────┐┌ Destination ─────────────────────────┐",
+        "│c┌ Object (Esc closes · T tags) ────────────────────────────────────────────┐ │",
+        "│ │key           daily/2026/index.json                                       │ │",
+        "│ │size          2.0 KiB (2,048 bytes)                                       │ │",
+        "│ │ETag          9b2cf535f27731c974343645a3985328                            │ │",
+        "│s│last modified 2025-11-25 18:21                                            │ │",
+        "│0│storage class STANDARD                                                    │ │",
+        "│0│encryption    aws:kms · key arn:aws:kms:eu-west-2:111111111111:key/1234   │ │",
+        "│0│content type  application/json                                            │ │",
+        "│i│metadata      owner=data-team                                             │ │",
+        "│ │tags          T loads them (GetObjectTagging)                             │ │",
+        "│ │                                                                          │ │",
+        "│ └──────────────────────────────────────────────────────────────────────────┘ │",
+        "│                                      ││                                      │",
+        "│                                      ││                                      │",
+        "│                                      ││                                      │",
+        "│                                      ││                                      │",
+        "│                                      ││                                      │",
+        "│                                      ││                                      │",
+        "│2.0 KiB  2025-11-25 18:21  STANDARD   ││                                      │",
+        "│4 entries                             ││0 entries loaded, listing…            │",
+        "└──────────────────────────────────────┘└──────────────────────────────────────┘",
+        " Esc close · T load tags                                                        ",
+    ];
+    assert_eq!(lines, expected);
+    let commands = key(&mut s, KeyCode::Char('T'));
+    assert!(
+        matches!(commands.as_slice(), [Command::Engine(EngineCommand::Details { tags: true, .. })]),
+        "{commands:?}"
+    );
+    key(&mut s, KeyCode::Esc);
+    assert!(s.pane(Side::Source).details.is_none());
+}
+
+#[test]
+fn sort_totals_and_a_destination_that_follows() {
+    let mut s = browsing();
+    let request = s.pane(Side::Source).request;
+    let object = |k: &str, size: u64, when: i64| Entry::Object {
+        key: format!("daily/2026/{k}"),
+        size,
+        last_modified: Some(when),
+        storage_class: "STANDARD".into(),
+    };
+    s.pane_mut(Side::Source).accept_page(request, vec![object("big.bin", 9_000, 1), object("new.bin", 10, 9)], false);
+    let names = |s: &AppState| -> Vec<String> {
+        s.pane(Side::Source).visible().iter().map(|e| e.display_name("daily/2026/").to_string()).collect()
+    };
+    assert_eq!(names(&s), ["01/", "02/", "03/", "index.json", "big.bin", "new.bin"]);
+    key(&mut s, KeyCode::Char('o'));
+    assert_eq!(names(&s), ["01/", "02/", "03/", "big.bin", "index.json", "new.bin"], "by size, largest first");
+    key(&mut s, KeyCode::Char('o'));
+    assert_eq!(names(&s), ["01/", "02/", "03/", "index.json", "new.bin", "big.bin"], "by date, newest first");
+    assert!(text(&render(&mut s, 80, 24))[21].contains("6 entries · by date"));
+
+    // z counts the selected prefix, streamed; Esc stops it.
+    let commands = key(&mut s, KeyCode::Char('z'));
+    let [Command::Engine(EngineCommand::Totals { request, prefix, .. })] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert_eq!(prefix, "daily/2026/01/");
+    let totals = EngineEvent::Totals {
+        side: Side::Source,
+        request: *request,
+        objects: 1_234,
+        bytes: 5 << 30,
+        done: false,
+        error: None,
+    };
+    update(&mut s, Msg::Engine(totals));
+    let lines = text(&render(&mut s, 80, 24));
+    assert_eq!(lines[20], "│01/: 1,234 objects, 5.0 GiB · countin…││                                      │");
+    assert_eq!(key(&mut s, KeyCode::Esc), [Command::Engine(EngineCommand::StopTotals { side: Side::Source })]);
+    assert!(s.pane(Side::Source).totals.is_none());
+
+    // f: the destination pane goes to the prefix the source maps to, and keeps following.
+    let commands = key(&mut s, KeyCode::Char('f'));
+    let lists = |c: &[Command]| -> Vec<(Side, String)> {
+        c.iter()
+            .filter_map(|c| match c {
+                Command::Engine(EngineCommand::List { side, location, .. }) => Some((*side, location.describe())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(lists(&commands), [(Side::Destination, "s3://datalake-raw/prod/daily/2026/".to_string())]);
+    let commands = key(&mut s, KeyCode::Enter);
+    assert_eq!(
+        lists(&commands),
+        [
+            (Side::Source, "s3://prod-data/daily/2026/01/".to_string()),
+            (Side::Destination, "s3://datalake-raw/prod/daily/2026/01/".to_string())
+        ]
+    );
 }

@@ -182,16 +182,19 @@ fn enter_descends_backspace_goes_up_and_stale_pages_are_dropped() {
     assert!(lines[6].starts_with("│s3://prod-data/models/ "), "{}", lines[6]);
     assert!(lines[7].starts_with("│m.bin "), "{}", lines[7]);
     assert!(lines[21].starts_with("│1 entries "), "{}", lines[21]);
-    // Enter on an object does nothing; Backspace lists the parent.
-    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    // Enter on an object asks for its details (tests/ui_journey.rs); Esc closes them.
+    let details = key(&mut s, KeyCode::Enter);
+    assert!(matches!(details.as_slice(), [Command::Engine(EngineCommand::Details { request: 4, .. })]), "{details:?}");
+    key(&mut s, KeyCode::Esc);
+    // Backspace lists the parent.
     let up = key(&mut s, KeyCode::Backspace);
     let root = Location::Prefix { bucket: "prod-data".into(), prefix: String::new() };
-    assert_eq!(up, [Command::Engine(EngineCommand::List { side: Side::Source, request: 4, location: root })]);
+    assert_eq!(up, [Command::Engine(EngineCommand::List { side: Side::Source, request: 5, location: root })]);
     // From a bucket's root, up is the bucket list.
     let up = key(&mut s, KeyCode::Backspace);
     assert_eq!(
         up,
-        [Command::Engine(EngineCommand::List { side: Side::Source, request: 5, location: Location::Buckets })]
+        [Command::Engine(EngineCommand::List { side: Side::Source, request: 6, location: Location::Buckets })]
     );
 }
 

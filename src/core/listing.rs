@@ -25,6 +25,68 @@ impl Entry {
     }
 }
 
+/// What Enter on an object shows: HeadObject's answer, and its tags when asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectDetails {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<i64>,
+    pub storage_class: String,
+    /// "aws:kms", "AES256", "aws:kms:dsse" or "none".
+    pub encryption: String,
+    pub kms_key: Option<String>,
+    pub content_type: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    /// `None`: not asked for; `Some(Err)`: GetObjectTagging refused (the message says why).
+    pub tags: Option<Result<Vec<(String, String)>, String>>,
+}
+
+/// How a pane sorts its objects (prefixes stay first, by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    Name,
+    Size,
+    Date,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Name => SortBy::Size,
+            SortBy::Size => SortBy::Date,
+            SortBy::Date => SortBy::Name,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Name => "name",
+            SortBy::Size => "size",
+            SortBy::Date => "date",
+        }
+    }
+
+    /// Orders objects: by name as listed, else largest or newest first (then by name).
+    pub fn order(self, a: &Entry, b: &Entry) -> std::cmp::Ordering {
+        let key = |e: &Entry| match e {
+            Entry::Object { size, last_modified, .. } => (*size, last_modified.unwrap_or(i64::MIN)),
+            _ => (0, i64::MIN),
+        };
+        let name = |e: &Entry| match e {
+            Entry::Object { key, .. } => key.clone(),
+            Entry::Prefix { prefix } => prefix.clone(),
+            Entry::Bucket { bucket, .. } => bucket.clone(),
+        };
+        match self {
+            SortBy::Name => std::cmp::Ordering::Equal,
+            SortBy::Size => key(b).0.cmp(&key(a).0).then_with(|| name(a).cmp(&name(b))),
+            SortBy::Date => key(b).1.cmp(&key(a).1).then_with(|| name(a).cmp(&name(b))),
+        }
+    }
+}
+
 /// Where a pane is: the bucket list, or a prefix inside a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Location {

@@ -1,7 +1,7 @@
 //! The small messages the engine sends; the UI reduces them into its state.
 
 use crate::core::credentials::CredentialLifetime;
-use crate::core::listing::Entry;
+use crate::core::listing::{Entry, ObjectDetails};
 use crate::core::preflight::checks::Report;
 use crate::core::side::Side;
 use crate::engine::session::SessionInfo;
@@ -43,4 +43,19 @@ pub enum EngineEvent {
     Transfer(TransferEvent),
     /// The plan or transfer ended.
     TransferEnded(crate::engine::runner::TransferEnd),
+    /// An object's details (Enter on an object).
+    Details {
+        side: Side,
+        request: u64,
+        details: Result<ObjectDetails, String>,
+    },
+    /// A prefix's running totals (objects and bytes under it), `done` at the end.
+    Totals {
+        side: Side,
+        request: u64,
+        objects: u64,
+        bytes: u64,
+        done: bool,
+        error: Option<String>,
+    },
 }

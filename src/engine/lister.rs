@@ -53,6 +53,8 @@ pub struct PrefixPages {
     prefix: String,
     token: Option<String>,
     page_size: i32,
+    /// List with delimiter `/` (one level), or everything under the prefix (totals).
+    one_level: bool,
     done: bool,
     /// Re-signs for the bucket's own Region when S3 answers from the wrong one.
     session: Option<Session>,
@@ -66,6 +68,7 @@ impl PrefixPages {
             prefix: prefix.to_string(),
             token: None,
             page_size: crate::config::DEFAULT_LIST_PAGE_SIZE as i32,
+            one_level: true,
             done: false,
             session: None,
         }
@@ -85,6 +88,12 @@ impl PrefixPages {
         self
     }
 
+    /// Every object under the prefix, not one level (for a prefix's totals).
+    pub fn recursive(mut self) -> Self {
+        self.one_level = false;
+        self
+    }
+
     pub fn is_done(&self) -> bool {
         self.done
     }
@@ -98,7 +107,7 @@ impl PrefixPages {
             s3.list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(&self.prefix)
-                .delimiter("/")
+                .set_delimiter(self.one_level.then(|| "/".to_string()))
                 .max_keys(self.page_size)
                 .set_continuation_token(token)
                 .send()

@@ -6,6 +6,7 @@ pub mod copier;
 pub mod errors;
 pub mod events;
 pub mod evidence;
+pub mod inspect;
 pub mod journal;
 pub mod lister;
 pub mod open_files;

@@ -14,6 +14,7 @@ use crate::core::scope::Request;
 use crate::core::side::Side;
 use crate::engine::copier::{self, Controls, Options, ResumePolicy, VerifyReport};
 use crate::engine::events::EngineEvent;
+use crate::engine::inspect;
 use crate::engine::lister::{PrefixPages, list_buckets};
 use crate::engine::preflight;
 use crate::engine::session::Session;
@@ -41,6 +42,24 @@ pub enum EngineCommand {
     Pause(bool),
     /// Stop dispatching; requests in flight finish and the journal is saved.
     Cancel,
+    /// An object's details; `tags` asks for its tags too.
+    Details {
+        side: Side,
+        request: u64,
+        bucket: String,
+        key: String,
+        tags: bool,
+    },
+    /// Count what a prefix holds (streamed); a later `Totals` or `StopTotals` ends the last one.
+    Totals {
+        side: Side,
+        request: u64,
+        bucket: String,
+        prefix: String,
+    },
+    StopTotals {
+        side: Side,
+    },
 }
 
 /// How a plan or a transfer ended (the engine's [`copier::Outcome`] without its internals).
@@ -120,6 +139,7 @@ async fn run(
     let mut sessions: [Option<Session>; 2] = [None, None];
     let mut pending: [Option<(u64, Location)>; 2] = [None, None];
     let mut running: [Option<AbortHandle>; 2] = [None, None];
+    let mut totals: [Option<AbortHandle>; 2] = [None, None];
     let mut watchers: Vec<AbortHandle> = Vec::new();
     let (stop_tx, _) = watch::channel(false);
     let (pause_tx, _) = watch::channel(false);
@@ -182,6 +202,28 @@ async fn run(
                 Some(EngineCommand::Cancel) => {
                     stop_tx.send_replace(true);
                 }
+                Some(EngineCommand::Details { side, request, bucket, key, tags }) => {
+                    let Some(session) = sessions[side.index()].clone() else {
+                        let details = Err(format!("the {} side is not connected yet", side.title().to_lowercase()));
+                        let _ = events.send(EngineEvent::Details { side, request, details });
+                        continue;
+                    };
+                    let events = events.clone();
+                    watchers.push(tokio::spawn(async move {
+                        let details = inspect::object_details(&session, &bucket, &key, tags).await;
+                        let _ = events.send(EngineEvent::Details { side, request, details });
+                    }).abort_handle());
+                }
+                Some(EngineCommand::Totals { side, request, bucket, prefix }) => {
+                    if let Some(old) = totals[side.index()].take() { old.abort(); }
+                    if let Some(session) = sessions[side.index()].clone() {
+                        let task = inspect::prefix_totals(side, request, session, bucket, prefix, events.clone());
+                        totals[side.index()] = Some(tokio::spawn(task).abort_handle());
+                    }
+                }
+                Some(EngineCommand::StopTotals { side }) => {
+                    if let Some(old) = totals[side.index()].take() { old.abort(); }
+                }
                 None => break,
             },
             Some((side, session)) = connected.recv() => {
@@ -194,7 +236,7 @@ async fn run(
             }
         }
     }
-    for handle in running.into_iter().flatten().chain(watchers) {
+    for handle in running.into_iter().chain(totals).flatten().chain(watchers) {
         handle.abort();
     }
 }

@@ -44,6 +44,12 @@ pub enum Action {
     Retry,
     /// Dashboard: the error table as a list, grouped by code, grouped by prefix.
     View,
+    /// Browse: sort objects by name, size, date.
+    Sort,
+    /// Browse: count the objects and bytes under the selected prefix.
+    Totals,
+    /// Browse: the destination pane follows the source prefix (toggle).
+    Follow,
     Quit,
 }
 
@@ -67,7 +73,7 @@ pub const KEYMAP: &[Binding] = &[
     b("↑ ↓ / k j", "move up / down", Action::Up, &[]),
     b("PgUp / PgDn", "move a page", Action::PageDown, &[BR, PF, DA]),
     b("Home End / g G", "first / last entry", Action::Top, &[BR, PF, DA]),
-    b("Enter / → / l", "open bucket or prefix", Action::Open, &[BR]),
+    b("Enter / → / l", "open bucket or prefix; on an object, its details", Action::Open, &[BR]),
     b("Enter", "open the check's detail", Action::Open, &[PF]),
     b("Enter", "open the selected error: whole message, cause, fix", Action::Open, &[DA]),
     b("⌫ / ← / h", "go up a level", Action::Back, &[BR]),
@@ -75,6 +81,9 @@ pub const KEYMAP: &[Binding] = &[
     b("c", "plan a cp of the marks (or of the prefix on screen)", Action::PlanCopy, &[BR]),
     b("s", "plan a sync of the marks (or of the prefix on screen)", Action::PlanSync, &[BR]),
     b("t", "back to the plan or the run", Action::Transfer, &[BR, PF]),
+    b("o", "sort objects by name, size, date", Action::Sort, &[BR]),
+    b("z", "count objects and bytes under the prefix (Esc stops)", Action::Totals, &[BR]),
+    b("f", "destination pane follows the source prefix (toggle)", Action::Follow, &[BR]),
     b("/", "filter the pane or error table (Enter keeps)", Action::Filter, &[BR, DA]),
     b("p", "switch between browse and preflight", Action::Preflight, &[BR, PF]),
     b("y", "start the run (asks again if preflight is not READY)", Action::Yes, &[PL]),
@@ -125,6 +134,9 @@ pub fn action_for(screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('c') if dashboard => Action::Cancel,
         KeyCode::Char('c') if browse => Action::PlanCopy,
         KeyCode::Char('s') if browse => Action::PlanSync,
+        KeyCode::Char('o') if browse => Action::Sort,
+        KeyCode::Char('z') if browse => Action::Totals,
+        KeyCode::Char('f') if browse => Action::Follow,
         KeyCode::Char('e') if dashboard => Action::Export,
         KeyCode::Char('R') if dashboard => Action::Retry,
         KeyCode::Char('v') if dashboard => Action::View,
@@ -172,6 +184,9 @@ mod tests {
             KeyCode::Char('c'),
             KeyCode::Char('s'),
             KeyCode::Char('e'),
+            KeyCode::Char('o'),
+            KeyCode::Char('z'),
+            KeyCode::Char('f'),
         ];
         for b in KEYMAP {
             let on: Vec<Screen> = if b.on.is_empty() { SCREENS.to_vec() } else { b.on.to_vec() };

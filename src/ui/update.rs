@@ -12,7 +12,7 @@ use crate::engine::runner::EngineCommand;
 use crate::ui::action::{Action, action_for};
 use crate::ui::msg::{Command, Msg};
 use crate::ui::screens::batch;
-use crate::ui::screens::browse::Connection;
+use crate::ui::screens::browse::{Connection, DetailsView, TotalsView};
 use crate::ui::screens::dashboard::{DEFAULT_EXPORT_FILE, DashboardState, RunPhase};
 use crate::ui::screens::plan::{Gate, PlanPhase};
 use crate::ui::screens::preflight::{self, Run};
@@ -128,6 +128,16 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
             p.run = Run::Done(report);
             p.selected = p.selected.min(p.ordered().len().saturating_sub(1));
         }
+        EngineEvent::Details { side, request, details } => {
+            if let Some(view) = state.pane_mut(side).details.as_mut().filter(|v| v.request == request) {
+                view.details = Some(details);
+            }
+        }
+        EngineEvent::Totals { side, request, objects, bytes, done, error } => {
+            if let Some(t) = state.pane_mut(side).totals.as_mut().filter(|t| t.request == request) {
+                (t.objects, t.bytes, t.done, t.error) = (objects, bytes, done, error);
+            }
+        }
     }
     Vec::new()
 }
@@ -174,6 +184,9 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         return requests.into_iter().map(|r| Command::Engine(EngineCommand::Batch(r))).collect();
     }
     let browsing = state.screen == Screen::Browse;
+    if browsing && let Some(commands) = browse_modal(state, key) {
+        return commands;
+    }
     let pane = state.pane_mut(state.focus);
     if browsing && pane.filtering {
         match key.code {
@@ -230,6 +243,41 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
             Screen::Dashboard => dashboard_screen(state, action),
         },
     }
+}
+
+/// Keys the browser takes before the keymap: the object details popup (Esc or Enter closes, T
+/// loads the tags) and Esc on running totals (stops the count).
+fn browse_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> {
+    let side = state.focus;
+    let bucket = match &state.pane(side).location {
+        Location::Prefix { bucket, .. } => bucket.clone(),
+        Location::Buckets => String::new(),
+    };
+    if let Some(view) = &state.pane(side).details {
+        let key_name = view.key.clone();
+        return Some(match key.code {
+            KeyCode::Char('T') => {
+                let request = state.take_request_id();
+                state.pane_mut(side).details = Some(DetailsView { request, key: key_name.clone(), details: None });
+                vec![Command::Engine(EngineCommand::Details { side, request, bucket, key: key_name, tags: true })]
+            }
+            KeyCode::Char('q') if key.modifiers.is_empty() => {
+                state.pane_mut(side).details = None;
+                Vec::new()
+            }
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace | KeyCode::Left => {
+                state.pane_mut(side).details = None;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        });
+    }
+    let counting = state.pane(side).totals.as_ref().is_some_and(|t| !t.done);
+    if key.code == KeyCode::Esc && state.pane(side).totals.is_some() {
+        state.pane_mut(side).totals = None;
+        return Some(if counting { vec![Command::Engine(EngineCommand::StopTotals { side })] } else { Vec::new() });
+    }
+    None
 }
 
 /// `q`: during a run it asks first (on the dashboard), then stops the run and quits.
@@ -523,14 +571,44 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         | Action::View
         | Action::Export => {}
         Action::Open => {
-            if let Some(next) = pane.selected_entry().and_then(|e| pane.location.child(e)) {
-                return vec![list(state, focus, next)];
+            let selected = pane.selected_entry().cloned();
+            if let (Some(Entry::Object { key, .. }), Location::Prefix { bucket, .. }) = (&selected, &pane.location) {
+                let (bucket, key) = (bucket.clone(), key.clone());
+                let request = state.take_request_id();
+                state.pane_mut(focus).details = Some(DetailsView { request, key: key.clone(), details: None });
+                return vec![Command::Engine(EngineCommand::Details {
+                    side: focus,
+                    request,
+                    bucket,
+                    key,
+                    tags: false,
+                })];
+            }
+            if let Some(next) = selected.and_then(|e| pane.location.child(&e)) {
+                return list_following(state, focus, next);
+            }
+        }
+        Action::Sort => {
+            pane.sort = pane.sort.next();
+            pane.selected = 0;
+        }
+        Action::Totals => return totals(state),
+        Action::Follow => {
+            state.follow = !state.follow;
+            state.message = Some(if state.follow {
+                "the destination follows the source prefix".into()
+            } else {
+                "the destination pane browses on its own".into()
+            });
+            if state.follow {
+                let at = state.pane(Side::Source).location.clone();
+                return follow_destination(state, &at).into_iter().collect();
             }
         }
         Action::Back => {
             if pane.location != Location::Buckets {
                 let up = pane.location.parent();
-                return vec![list(state, focus, up)];
+                return list_following(state, focus, up);
             }
         }
     }
@@ -598,6 +676,45 @@ fn plan_scope(state: &mut AppState, mode: Mode) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// `z`: counts what the selected prefix (or, on an object, the prefix on screen) holds.
+fn totals(state: &mut AppState) -> Vec<Command> {
+    let side = state.focus;
+    let pane = state.pane(side);
+    let Location::Prefix { bucket, prefix } = pane.location.clone() else {
+        state.message = Some("open a bucket first: totals are counted for a prefix".into());
+        return Vec::new();
+    };
+    let prefix = match pane.selected_entry() {
+        Some(Entry::Prefix { prefix }) => prefix.clone(),
+        _ => prefix,
+    };
+    let request = state.take_request_id();
+    state.pane_mut(side).totals =
+        Some(TotalsView { request, prefix: prefix.clone(), objects: 0, bytes: 0, done: false, error: None });
+    vec![Command::Engine(EngineCommand::Totals { side, request, bucket, prefix })]
+}
+
+/// Lists `location` on `side`; when the destination follows, a source move within the
+/// migration's source takes the destination pane to the matching prefix too.
+fn list_following(state: &mut AppState, side: Side, location: Location) -> Vec<Command> {
+    let mut commands = vec![list(state, side, location.clone())];
+    if state.follow && side == Side::Source {
+        commands.extend(follow_destination(state, &location));
+    }
+    commands
+}
+
+/// Takes the destination pane to where `source` (a source location) maps, when it is within
+/// the migration's source and the pane is not there already.
+fn follow_destination(state: &mut AppState, source: &Location) -> Option<Command> {
+    let Location::Prefix { bucket, prefix } = source else { return None };
+    let pair = state.plan.as_ref()?.setup.pair.clone();
+    let scope = pair.scope_at(bucket, prefix, &[]).ok()?;
+    let (_, destination) = pair.prefixes(scope.as_ref());
+    let at = Location::Prefix { bucket: pair.destination_bucket.clone(), prefix: destination };
+    (state.pane(Side::Destination).location != at).then(|| list(state, Side::Destination, at))
 }
 
 fn list(state: &mut AppState, side: Side, location: Location) -> Command {

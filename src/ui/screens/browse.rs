@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use tui_input::Input;
 
-use crate::core::listing::{Entry, Location};
+use crate::core::listing::{Entry, Location, ObjectDetails, SortBy};
 use crate::core::side::Side;
-use crate::core::units::format_size;
+use crate::core::units::{format_count, format_size};
 use crate::engine::session::SessionInfo;
 use crate::ui::widgets::countdown::countdown;
 
@@ -41,6 +41,29 @@ pub struct PaneState {
     pub filtering: bool,
     /// Marked entries at this location, by name (a prefix ends in `/`), with objects' sizes.
     pub marks: std::collections::BTreeMap<String, Option<u64>>,
+    pub sort: SortBy,
+    /// The object whose details are open (Enter on an object).
+    pub details: Option<DetailsView>,
+    /// A prefix's totals, counted on request (`z`).
+    pub totals: Option<TotalsView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailsView {
+    pub request: u64,
+    pub key: String,
+    /// `None` while HeadObject is on its way.
+    pub details: Option<Result<ObjectDetails, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalsView {
+    pub request: u64,
+    pub prefix: String,
+    pub objects: u64,
+    pub bytes: u64,
+    pub done: bool,
+    pub error: Option<String>,
 }
 
 impl PaneState {
@@ -59,6 +82,9 @@ impl PaneState {
             filter: Input::default(),
             filtering: false,
             marks: std::collections::BTreeMap::new(),
+            sort: SortBy::Name,
+            details: None,
+            totals: None,
         }
     }
 
@@ -69,11 +95,15 @@ impl PaneState {
         }
     }
 
-    /// Entries that pass the filter, folders first.
+    /// Entries that pass the filter, folders first, objects in the chosen order.
     pub fn visible(&self) -> Vec<&Entry> {
         let filter = self.filter.value();
         let parent = self.parent_prefix();
-        self.folders.iter().chain(&self.objects).filter(|e| e.matches(parent, filter)).collect()
+        let mut objects: Vec<&Entry> = self.objects.iter().filter(|e| e.matches(parent, filter)).collect();
+        if self.sort != SortBy::Name {
+            objects.sort_by(|a, b| self.sort.order(a, b));
+        }
+        self.folders.iter().filter(|e| e.matches(parent, filter)).chain(objects).collect()
     }
 
     pub fn loaded(&self) -> usize {
@@ -93,6 +123,8 @@ impl PaneState {
         self.filter.reset();
         self.filtering = false;
         self.marks.clear();
+        self.details = None;
+        self.totals = None;
     }
 
     pub fn accept_page(&mut self, request: u64, entries: Vec<Entry>, more: bool) {
@@ -267,12 +299,26 @@ fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
     }
     let loaded = pane.loaded();
     let noun = if matches!(pane.location, Location::Buckets) { "buckets" } else { "entries" };
-    let status = if pane.loading { format!("{loaded} {noun} loaded, listing…") } else { format!("{loaded} {noun}") };
+    let mut status =
+        if pane.loading { format!("{loaded} {noun} loaded, listing…") } else { format!("{loaded} {noun}") };
+    if pane.sort != SortBy::Name {
+        status.push_str(&format!(" · by {}", pane.sort.as_str()));
+    }
     Line::styled(fit(&status, width), Style::default().fg(Color::DarkGray))
 }
 
 /// The selected object's size, last-modified and storage class: the columns a narrow pane drops.
 fn detail_line(pane: &PaneState, width: usize) -> Line<'static> {
+    if let Some(t) = &pane.totals {
+        let state = match (&t.error, t.done) {
+            (Some(e), _) => format!(" · stopped: {e}"),
+            (None, true) => String::new(),
+            (None, false) => " · counting… (Esc stops)".to_string(),
+        };
+        let name = t.prefix.strip_prefix(pane.parent_prefix()).unwrap_or(&t.prefix);
+        let text = format!("{name}: {} objects, {}{state}", format_count(t.objects), format_size(t.bytes));
+        return Line::styled(fit(&text, width), Style::default().fg(Color::Yellow));
+    }
     let text = match pane.selected_entry() {
         Some(Entry::Object { size, last_modified, storage_class, .. }) if pane.error.is_none() => format!(
             "{}  {}  {storage_class}",
@@ -282,6 +328,49 @@ fn detail_line(pane: &PaneState, width: usize) -> Line<'static> {
         _ => String::new(),
     };
     Line::styled(fit(&text, width), Style::default().fg(Color::Gray))
+}
+
+/// The object details popup (Enter on an object): what HeadObject says, tags on request.
+pub fn render_details(frame: &mut Frame, area: Rect, view: &DetailsView) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let row = |name: &str, value: String| Line::from(vec![Span::styled(format!("{name:<14}"), bold), Span::raw(value)]);
+    let mut lines = vec![row("key", view.key.chars().map(|c| if c.is_control() { '?' } else { c }).collect())];
+    match &view.details {
+        None => lines.push(Line::raw("reading (HeadObject)…")),
+        Some(Err(e)) => lines.push(Line::styled(e.clone(), Style::default().fg(Color::Red))),
+        Some(Ok(d)) => {
+            lines.push(row("size", format!("{} ({} bytes)", format_size(d.size), format_count(d.size))));
+            lines.push(row("ETag", d.etag.clone()));
+            lines.push(row("last modified", d.last_modified.map(format_time).unwrap_or_else(|| "-".into())));
+            lines.push(row("storage class", d.storage_class.clone()));
+            let key = d.kms_key.as_deref().map(|k| format!(" · key {k}")).unwrap_or_default();
+            lines.push(row("encryption", format!("{}{key}", d.encryption)));
+            lines.push(row("content type", d.content_type.clone().unwrap_or_else(|| "-".into())));
+            let meta = if d.metadata.is_empty() {
+                "none".to_string()
+            } else {
+                d.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            };
+            lines.push(row("metadata", meta));
+            lines.push(match &d.tags {
+                None => row("tags", "T loads them (GetObjectTagging)".into()),
+                Some(Ok(t)) if t.is_empty() => row("tags", "none".into()),
+                Some(Ok(t)) => row("tags", t.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")),
+                Some(Err(e)) => row("tags", e.clone()),
+            });
+        }
+    }
+    let width = 76.min(area.width);
+    // Two rows for the border, one spare for a long encryption or metadata line that wraps.
+    let height = (lines.len() as u16 + 3).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + 1, width, height };
+    frame.render_widget(ratatui::widgets::Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Object (Esc closes · T tags) ")),
+        popup,
+    );
 }
 
 /// A listing row: name, then as many of size, last-modified and storage class as fit.

@@ -58,7 +58,12 @@ pub fn render(frame: &mut Frame, state: &mut AppState) {
     let hint = match state.screen {
         Screen::Browse => {
             browse::render(frame, body, &mut state.panes, state.focus, now);
-            if state.pane(state.focus).filtering {
+            if let Some(view) = &state.pane(state.focus).details {
+                browse::render_details(frame, body, view);
+            }
+            if state.pane(state.focus).details.is_some() {
+                " Esc close · T load tags".to_string()
+            } else if state.pane(state.focus).filtering {
                 " type to filter · Enter keep · Esc clear".to_string()
             } else if let Some(m) = &state.message {
                 format!(" {m}")
