@@ -131,4 +131,29 @@ async fn both_accounts_browse_side_by_side() {
     assert!(shown.contains(&format!("s3://{src}/events/2024/")), "{shown}");
     assert!(shown.contains("1500 entries "), "{shown}");
     assert_eq!(state.pane(Side::Source).loaded(), 1_500);
+
+    // Enter on an object: its details from HeadObject.
+    forward(update(&mut state, enter()));
+    pump(
+        &mut state,
+        &mut events,
+        &engine,
+        |_, _| {},
+        |s| s.pane(Side::Source).details.as_ref().is_some_and(|d| d.details.is_some()),
+    )
+    .await;
+    let details = state.pane(Side::Source).details.clone().unwrap().details.unwrap().expect("HeadObject answers");
+    assert_eq!((details.key.as_str(), details.size), ("events/2024/e-0000.json", 10));
+    assert!(screen(&mut state).contains("Object (Esc closes · T tags)"));
+    let key = |code| Msg::Key(crossterm::event::KeyEvent::from(code));
+    forward(update(&mut state, key(crossterm::event::KeyCode::Esc)));
+    // Up to events/, then z counts what 2024/ holds, page by page, to the end.
+    forward(update(&mut state, key(crossterm::event::KeyCode::Backspace)));
+    pump(&mut state, &mut events, &engine, |_, _| {}, idle).await;
+    forward(update(&mut state, key(crossterm::event::KeyCode::Char('z'))));
+    pump(&mut state, &mut events, &engine, |_, _| {}, |s| s.pane(Side::Source).totals.as_ref().is_some_and(|t| t.done))
+        .await;
+    let totals = state.pane(Side::Source).totals.clone().unwrap();
+    assert_eq!((totals.prefix.as_str(), totals.objects, totals.bytes), ("events/2024/", 1_500, 15_000));
+    assert!(screen(&mut state).contains("2024/: 1,500 objects, 14.6 KiB"), "{}", screen(&mut state));
 }

@@ -132,7 +132,7 @@ fn planned_blocked() -> AppState {
         send(&mut s, TransferEvent::AlreadyDone { bytes: 1_024 });
     }
     for _ in 0..10 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_024 });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_024, reason: None });
     }
     send(&mut s, TransferEvent::PlanComplete);
     update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
@@ -282,7 +282,7 @@ fn running_blocked() -> AppState {
         send(&mut s, TransferEvent::AlreadyDone { bytes: 1_024 });
     }
     for _ in 0..40 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_024 });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_024, reason: None });
     }
     s
 }

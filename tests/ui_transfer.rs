@@ -102,13 +102,13 @@ fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
     send(&mut s, TransferEvent::Listed { side: Side::Source, objects: 1_302 });
     send(&mut s, TransferEvent::Listed { side: Side::Destination, objects: 300 });
     for i in 0..1_000 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_000 + i });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_000 + i, reason: None });
     }
     for _ in 0..2 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1 << 30 });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1 << 30, reason: None });
     }
     for _ in 0..300 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Skip, bytes: MIB });
+        send(&mut s, TransferEvent::Planned { action: Planned::Skip, bytes: MIB, reason: None });
     }
     send(&mut s, TransferEvent::PlanComplete);
     update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
@@ -225,7 +225,7 @@ fn running() -> AppState {
     );
     send(&mut s, TransferEvent::Lifetime { side: Side::Destination, lifetime: lifetime(CredentialSource::Sso, 540) });
     for _ in 0..1_002 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: MIB });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: MIB, reason: None });
     }
     send(&mut s, TransferEvent::PlanComplete);
     let mut done = 0;

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::core::credentials::CredentialLifetime;
+use crate::core::plan::Reason;
 use crate::core::side::Side;
 
 /// How objects travel.
@@ -93,6 +94,9 @@ pub enum TransferEvent {
     Planned {
         action: Planned,
         bytes: u64,
+        /// Why a copy is planned (sync: new or changed; a dry-run cp: new or an overwrite).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     PlanComplete,
     /// A multipart or streamed object began.
@@ -352,7 +356,7 @@ impl Progress {
             }
             TransferEvent::Listed { side: Side::Source, objects } => self.listed_source = *objects,
             TransferEvent::Listed { side: Side::Destination, objects } => self.listed_destination = *objects,
-            TransferEvent::Planned { action, bytes } => match action {
+            TransferEvent::Planned { action, bytes, .. } => match action {
                 Planned::Copy => {
                     self.planned_copy += 1;
                     self.planned_copy_bytes += bytes;
@@ -562,11 +566,11 @@ mod tests {
             ),
             (0.1, TransferEvent::Listed { side: Side::Source, objects: 1000 }),
             (0.1, TransferEvent::Listed { side: Side::Destination, objects: 400 }),
-            (0.2, TransferEvent::Planned { action: Planned::Copy, bytes: 10 }),
-            (0.2, TransferEvent::Planned { action: Planned::Copy, bytes: 30 }),
-            (0.2, TransferEvent::Planned { action: Planned::Check, bytes: 5 }),
-            (0.2, TransferEvent::Planned { action: Planned::Skip, bytes: 7 }),
-            (0.2, TransferEvent::Planned { action: Planned::Delete, bytes: 0 }),
+            (0.2, TransferEvent::Planned { action: Planned::Copy, bytes: 10, reason: None }),
+            (0.2, TransferEvent::Planned { action: Planned::Copy, bytes: 30, reason: None }),
+            (0.2, TransferEvent::Planned { action: Planned::Check, bytes: 5, reason: None }),
+            (0.2, TransferEvent::Planned { action: Planned::Skip, bytes: 7, reason: None }),
+            (0.2, TransferEvent::Planned { action: Planned::Delete, bytes: 0, reason: None }),
             (0.3, TransferEvent::PlanComplete),
             (0.5, TransferEvent::Copied { bytes: 10, parted: false }),
             (1.0, TransferEvent::Concurrency { limit: 320 }),

@@ -409,7 +409,8 @@ pub async fn run_with(
     let (dst, method) = destination?;
     let listings = source_pages.map(|source| Listings {
         source,
-        destination: (opts.mode == Mode::Sync)
+        // A dry-run cp lists the destination too: the plan says what it would overwrite.
+        destination: (opts.mode == Mode::Sync || opts.dry_run)
             .then(|| start_listing(&dst, &config.destination.bucket, &config.destination.prefix)),
     });
 
@@ -804,7 +805,7 @@ impl Planner {
             TransferError::List(format!("listing the {side} s3://{bucket}/{prefix} as {who} failed: {detail}{hint}"))
         };
         match self.mode {
-            Mode::Cp => loop {
+            Mode::Cp if destination.is_none() => loop {
                 let page = src
                     .next()
                     .await
@@ -825,7 +826,8 @@ impl Planner {
                 }
                 self.flush()?;
             },
-            Mode::Sync => {
+            // sync, and a dry-run cp, which lists the destination to say what it would overwrite.
+            _ => {
                 let mut dst = destination.ok_or_else(not_started)?;
                 let mut merge = SyncMerge::new(self.filter.clone(), self.delete);
                 loop {
@@ -843,9 +845,22 @@ impl Planner {
                             self.flush()?;
                         }
                         Step::Needs(Need::Dest) => {
-                            let page = dst.next().await.map_err(|e| {
-                                list_err("destination", &self.dst_bucket, &self.dst_prefix, &self.dst_who, e)
-                            })?;
+                            let page = match dst.next().await {
+                                // A cp needs no destination listing; its plan only counts
+                                // overwrites with one. Without it, every object is a copy.
+                                Err((code, detail)) if self.mode == Mode::Cp => {
+                                    self.emit(TransferEvent::Warning {
+                                        message: format!(
+                                            "cannot list s3://{}/{} to count overwrites ({code}: {detail}); the plan counts every object as a copy",
+                                            self.dst_bucket, self.dst_prefix
+                                        ),
+                                    });
+                                    None
+                                }
+                                page => page.map_err(|e| {
+                                    list_err("destination", &self.dst_bucket, &self.dst_prefix, &self.dst_who, e)
+                                })?,
+                            };
                             match page {
                                 Some(p) => merge.push_dest(p),
                                 None => merge.finish_dest(),
@@ -864,7 +879,11 @@ impl Planner {
                             }
                         }
                         Step::Decided(d) => {
-                            let Some(rec) = PlanRecord::from_decision(d) else { continue };
+                            let rec = match self.mode {
+                                Mode::Sync => PlanRecord::from_decision(d),
+                                Mode::Cp => cp_record(d),
+                            };
+                            let Some(rec) = rec else { continue };
                             if !self.plan(rec, &resumed, &tx).await? {
                                 return Ok(false);
                             }
@@ -899,6 +918,12 @@ impl Planner {
     /// Counts a decision and queues its work unless an earlier run finished it. False when
     /// the dispatcher has stopped.
     async fn queue_record(&self, rec: &PlanRecord, resumed: &Resumed, tx: &mpsc::Sender<Task>) -> bool {
+        let reason = match rec {
+            PlanRecord::Copy { r: Reason::Requested, .. } => None,
+            PlanRecord::Copy { r: Reason::New, .. } => Some(Reason::New),
+            PlanRecord::Copy { .. } => Some(Reason::Changed),
+            _ => None,
+        };
         let (action, bytes, task) = match rec {
             PlanRecord::Copy { s, .. } => (Planned::Copy, *s, rec.listed().map(Task::Copy)),
             PlanRecord::Check { s, .. } => (Planned::Check, *s, rec.listed().map(Task::Check)),
@@ -912,7 +937,7 @@ impl Planner {
             self.emit(TransferEvent::AlreadyDone { bytes });
             return true;
         }
-        self.emit(TransferEvent::Planned { action, bytes });
+        self.emit(TransferEvent::Planned { action, bytes, reason });
         if self.dry_run {
             if action != Planned::Skip {
                 // Copies are named by their source key, deletions by their destination key.
@@ -929,6 +954,19 @@ impl Planner {
         }
         tx.send(task).await.is_ok()
     }
+}
+
+/// A dry-run cp's decision: every source object is copied, as new or as an overwrite of what
+/// the destination holds; what is only at the destination is left alone.
+fn cp_record(d: Decision) -> Option<PlanRecord> {
+    let (object, reason) = match d {
+        Decision::Copy { object, reason: Reason::New } => (object, Reason::New),
+        Decision::Copy { object, .. } | Decision::Check { object, .. } | Decision::Skip { object, .. } => {
+            (object, Reason::Changed)
+        }
+        Decision::Delete { .. } | Decision::Extra { .. } => return None,
+    };
+    Some(PlanRecord::Copy { k: object.key, s: object.size, e: object.etag, r: reason, m: object.modified })
 }
 
 /// `--verify`: lists both sides again and checks every object in scope: present, same size,

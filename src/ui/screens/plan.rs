@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::core::cost::{Estimate, PlanShape, PriceTable, estimate, format_money};
 use crate::core::credentials::{Coverage, CredentialLifetime, EXPIRY_OPTIONS, coverage};
 use crate::core::dashboard::{eta, format_eta};
+use crate::core::plan::Reason;
 use crate::core::preflight::checks::{Report, Status, Verdict};
 use crate::core::progress::{Method, Mode, TransferEvent};
 use crate::core::scope::{Pair, Request};
@@ -123,6 +124,10 @@ pub struct PlanState {
     pub already: (u64, u64),
     /// `y` pressed while the preflight is not READY: the question asked before starting.
     pub confirm: Option<String>,
+    /// Of the copies: objects not at the destination, and objects there that differ (sync) or
+    /// that a cp overwrites. Both zero when the plan did not compare (a cp without a listing).
+    pub new_objects: u64,
+    pub changed_objects: u64,
     pub shape: PlanShape,
     pub method: Option<Method>,
     pub lifetimes: [Option<CredentialLifetime>; 2],
@@ -138,6 +143,8 @@ impl PlanState {
             resumed: false,
             already: (0, 0),
             confirm: None,
+            new_objects: 0,
+            changed_objects: 0,
             shape: PlanShape::default(),
             method: None,
             lifetimes: [None, None],
@@ -175,7 +182,14 @@ impl PlanState {
             }
             TransferEvent::Listed { side: Side::Source, objects } => self.shape.listed_source = *objects,
             TransferEvent::Listed { side: Side::Destination, objects } => self.shape.listed_destination = *objects,
-            TransferEvent::Planned { action, bytes } => self.shape.add(*action, *bytes, s.threshold, s.part_size),
+            TransferEvent::Planned { action, bytes, reason } => {
+                self.shape.add(*action, *bytes, s.threshold, s.part_size);
+                match reason {
+                    Some(Reason::New) => self.new_objects += 1,
+                    Some(Reason::Changed | Reason::Unverified) => self.changed_objects += 1,
+                    _ => {}
+                }
+            }
             TransferEvent::Lifetime { side, lifetime } => self.lifetimes[side.index()] = Some(lifetime.clone()),
             TransferEvent::Warning { message } if self.warnings.len() < 20 => self.warnings.push(message.clone()),
             _ => {}
@@ -244,6 +258,28 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
         copy.push_str(&format!(" · to skip {} objects, {}", format_count(s.skip_objects), format_size(s.skip_bytes)));
     }
     lines.push(Line::raw(copy));
+    let compared = state.new_objects + state.changed_objects > 0;
+    match state.setup.mode {
+        Mode::Sync if compared => lines.push(Line::raw(format!(
+            "          new {} · changed {} · to check {} · unchanged {}",
+            format_count(state.new_objects),
+            format_count(state.changed_objects),
+            format_count(s.checks),
+            format_count(s.skip_objects)
+        ))),
+        Mode::Cp if compared => {
+            let over = Style::default().fg(if state.changed_objects > 0 { Color::Yellow } else { Color::Reset });
+            lines.push(Line::styled(
+                format!(
+                    "          new {} · overwrites {} already at the destination",
+                    format_count(state.new_objects),
+                    format_count(state.changed_objects)
+                ),
+                over,
+            ));
+        }
+        _ => {}
+    }
     let mut sizes = format!(
         "Sizes     {} single copy · {} multipart ({} parts)",
         format_count(s.single),
