@@ -217,3 +217,41 @@ async fn headless_max_failures_stops_an_all_failing_run_and_require_ready_refuse
     );
     assert!(keys_under(&m.destination_bucket, "").await.is_empty(), "nothing was copied");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_runs_stopped_by_sigterm_or_sighup_resume_without_copying_anything_twice() {
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let (m, ws) = world::scenario(Steps::ALL).await;
+        let objects: Vec<(String, Vec<u8>)> = (0..400).map(|i| (format!("h/{i:04}.bin"), vec![b'h'; 500])).collect();
+        world::put_many(&moto().s3(PROD), &m.source_bucket, objects).await;
+        let config = write_config(&m, &ws, "concurrency = 2");
+        let args = ["cp", "--config", config.as_str(), "--headless", "--progress", "json"];
+        let child = std::process::Command::new(support::binary())
+            .args(args)
+            .env_clear()
+            .envs(ws.env())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run s3ferry");
+        let until = std::time::Instant::now() + SECS_60;
+        while keys_under(&m.destination_bucket, "prod/").await.len() < 30 {
+            assert!(std::time::Instant::now() < until, "no progress");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // SAFETY: kill(2) on the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "signal {signal}: {stderr}");
+        assert!(stderr.contains("finishing the requests in flight"), "{stderr}");
+        let done = keys_under(&m.destination_bucket, "prod/").await.len() as u64;
+        assert!(done < 400, "stopped before the end: {done}");
+
+        let run = support::s3ferry(&ws, &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let s = run.summary();
+        assert_eq!(s["already_done"].as_u64(), Some(done), "signal {signal}: {s}");
+        assert_eq!(s["copied"].as_u64(), Some(400 - done), "signal {signal}: nothing copied twice: {s}");
+    }
+}

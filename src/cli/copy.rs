@@ -222,8 +222,8 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = stop_tx.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("s3ferry: interrupted: finishing the requests in flight; rerun to resume");
+        if let Some(name) = interrupted().await {
+            eprintln!("s3ferry: {name}: finishing the requests in flight; rerun to resume");
             let _ = stop_tx.send(true);
         }
     });
@@ -298,6 +298,20 @@ pub async fn run(
     } else {
         Verdict::Incomplete
     })
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP (an SSH drop): each stops the run the same way, the
+/// requests in flight finishing and the journal saved, so a resume copies none of them again.
+async fn interrupted() -> Option<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        return tokio::signal::ctrl_c().await.ok().map(|()| "interrupted");
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.ok().map(|()| "interrupted"),
+        _ = term.recv() => Some("SIGTERM"),
+        _ = hup.recv() => Some("SIGHUP"),
+    }
 }
 
 /// `--require-ready`: the preflight's verdict, and on stderr what keeps it from READY.
