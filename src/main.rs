@@ -172,8 +172,12 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
         },
         None => s3ferry::core::cost::PriceTable::builtin(),
     };
+    // The guards of scripts (--max-failures, --require-ready) are headless: the console has its
+    // own (the plan asks before a run the preflight did not pass; a failing run pauses itself).
     let console = !args.headless
         && !args.dry_run
+        && !args.require_ready
+        && args.max_failures.is_none()
         && args.progress == cli::copy::ProgressFormat::Text
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();

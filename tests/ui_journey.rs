@@ -25,6 +25,12 @@ use s3ferry::ui::update::{start, update};
 
 const NOW: u64 = 1_764_094_860;
 
+/// The end of the current plan or run, as the engine reports it.
+fn ended(s: &mut AppState, end: TransferEnd) -> Vec<Command> {
+    let ticket = s.ticket;
+    update(s, Msg::Engine(EngineEvent::TransferEnded(ticket, end)))
+}
+
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
@@ -77,7 +83,7 @@ fn browsing() -> AppState {
 }
 
 fn send(s: &mut AppState, e: TransferEvent) -> Vec<Command> {
-    update(s, Msg::Engine(EngineEvent::Transfer(e)))
+    update(s, Msg::Engine(EngineEvent::Transfer(s.ticket, e)))
 }
 
 fn report(verdict: Verdict, checks: &[(&'static str, Status)]) -> Report {
@@ -135,7 +141,7 @@ fn planned_blocked() -> AppState {
         send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_024, reason: None });
     }
     send(&mut s, TransferEvent::PlanComplete);
-    update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
+    ended(&mut s, TransferEnd { dry_run: true, ..TransferEnd::default() });
     s
 }
 
@@ -222,8 +228,8 @@ fn the_plan_shows_its_scope_what_is_done_and_the_preflight_and_asks_before_a_blo
         "│Prices: aws.amazon.com/s3/pricing + aws.amazon.com/kms/pricing, 2026-11-25    │",
         "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │",
         "│Creds     source … · destination …                                            │",
-        "│The run lists again (what changed since this plan is caught); the journal     │",
-        "│skips what is done.                                                           │",
+        "│The run continues the earlier plan: objects added since it was made are not in│",
+        "│it (--fresh plans anew).                                                      │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         " y start · r plan again · p preflight · Esc back · ? help · q quit              ",
     ];
@@ -251,8 +257,8 @@ fn the_plan_shows_its_scope_what_is_done_and_the_preflight_and_asks_before_a_blo
         "│Prices: aws.amazon.com/s3/pricing + aws.amazon.com/kms/pricing, 2026-11-25    │",
         "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │",
         "│Creds     source … · destination …                                            │",
-        "│The run lists again (what changed since this plan is caught); the journal     │",
-        "│skips what is done.                                                           │",
+        "│The run continues the earlier plan: objects added since it was made are not in│",
+        "│it (--fresh plans anew).                                                      │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         " y start anyway · any other key back to the plan                                ",
     ];
@@ -406,7 +412,7 @@ fn after_the_run_a_summary_with_verify_and_the_journal_and_r_retries_the_failed(
         }),
         ..TransferEnd::default()
     };
-    update(&mut s, Msg::Engine(EngineEvent::TransferEnded(end)));
+    ended(&mut s, end);
     let lines = text(&render(&mut s, 80, 24));
     let expected = [
         " s3ferry · transfer · migra… run: cp 32% failures · preflight: BLOCKED (1 fail) ",
@@ -561,4 +567,68 @@ fn sort_totals_and_a_destination_that_follows() {
             (Side::Destination, "s3://datalake-raw/prod/daily/2026/01/".to_string())
         ]
     );
+}
+
+#[test]
+fn a_superseded_plan_s_late_events_are_dropped() {
+    let mut s = browsing();
+    key(&mut s, KeyCode::Char('c'));
+    let first = s.ticket;
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char(' '));
+    key(&mut s, KeyCode::Char('s'));
+    assert_eq!(s.ticket, first + 1);
+    // The first plan's events, still on their way, neither count nor end the second one.
+    let late = TransferEvent::Planned { action: Planned::Copy, bytes: 1, reason: None };
+    update(&mut s, Msg::Engine(EngineEvent::Transfer(first, late)));
+    update(
+        &mut s,
+        Msg::Engine(EngineEvent::TransferEnded(first, TransferEnd { dry_run: true, ..TransferEnd::default() })),
+    );
+    let plan = s.plan.as_ref().unwrap();
+    assert_eq!((plan.shape.copy_objects, plan.phase.clone()), (0, s3ferry::ui::screens::plan::PlanPhase::Planning));
+    send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1, reason: None });
+    assert_eq!(s.plan.as_ref().unwrap().shape.copy_objects, 1);
+}
+
+#[test]
+fn the_guard_waits_behind_open_popups_and_q_never_abandons_requests_in_flight() {
+    let mut s = running_blocked();
+    // The export prompt is open when the guard trips: the letters typed stay in the prompt.
+    send(
+        &mut s,
+        TransferEvent::Failed {
+            failure: Failure { key: "a".into(), code: "X".into(), message: String::new(), attempts: 1 },
+        },
+    );
+    key(&mut s, KeyCode::Char('e'));
+    for i in 0..19 {
+        let f = Failure { key: format!("k{i}"), code: "X".into(), message: String::new(), attempts: 1 };
+        send(&mut s, TransferEvent::Failed { failure: f });
+    }
+    assert!(s.dashboard.tripped.is_some());
+    assert!(key(&mut s, KeyCode::Char('r')).is_empty(), "r is typed into the file name");
+    assert!(s.dashboard.export.as_ref().unwrap().value().ends_with('r'));
+    assert!(s.dashboard.tripped.is_some());
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Pause(false))]);
+
+    // q from the help overlay asks, as q anywhere in a run does.
+    key(&mut s, KeyCode::Char('?'));
+    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
+    assert!(s.dashboard.confirm_cancel && s.dashboard.confirm_quit);
+    assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
+    // While it stops, q waits for the requests in flight rather than leaving at once.
+    let mut s = running_blocked();
+    key(&mut s, KeyCode::Char('c'));
+    key(&mut s, KeyCode::Char('y'));
+    assert!(key(&mut s, KeyCode::Char('q')).is_empty());
+    assert!(s.dashboard.quit_when_stopped);
+    assert_eq!(ended(&mut s, TransferEnd { interrupted: true, ..TransferEnd::default() }), [Command::Quit]);
+
+    // Too small to show a question: q in a run stops it as Ctrl-C does; other keys do nothing.
+    let mut s = running_blocked();
+    render(&mut s, 40, 10);
+    assert!(key(&mut s, KeyCode::Char('c')).is_empty());
+    assert_eq!(key(&mut s, KeyCode::Char('q')), [Command::Engine(EngineCommand::Cancel)]);
 }

@@ -26,6 +26,18 @@ use s3ferry::ui::update::{start_transfer, update};
 const NOW: u64 = 1_764_094_860; // 2025-11-25 18:21 UTC
 const MIB: u64 = 1 << 20;
 
+/// The end of the current plan or run, as the engine reports it.
+fn ended(s: &mut AppState, end: TransferEnd) -> Vec<Command> {
+    let ticket = s.ticket;
+    update(s, Msg::Engine(EngineEvent::TransferEnded(ticket, end)))
+}
+
+/// An event of the current plan or run.
+fn engine(s: &mut AppState, event: TransferEvent) -> Vec<Command> {
+    let ticket = s.ticket;
+    update(s, Msg::Engine(EngineEvent::Transfer(ticket, event)))
+}
+
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
@@ -70,7 +82,7 @@ fn console(rate: Option<f64>) -> (AppState, Vec<Command>) {
 }
 
 fn send(state: &mut AppState, e: TransferEvent) {
-    assert!(update(state, Msg::Engine(EngineEvent::Transfer(e))).is_empty());
+    assert!(update(state, Msg::Engine(EngineEvent::Transfer(state.ticket, e))).is_empty());
 }
 
 fn lifetime(source: CredentialSource, expires_in: u64) -> s3ferry::core::credentials::CredentialLifetime {
@@ -111,7 +123,7 @@ fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
         send(&mut s, TransferEvent::Planned { action: Planned::Skip, bytes: MIB, reason: None });
     }
     send(&mut s, TransferEvent::PlanComplete);
-    update(&mut s, Msg::Engine(EngineEvent::TransferEnded(TransferEnd { dry_run: true, ..TransferEnd::default() })));
+    ended(&mut s, TransferEnd { dry_run: true, ..TransferEnd::default() });
     s
 }
 
@@ -319,10 +331,7 @@ fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
     assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
     assert_eq!(s.dashboard.phase, RunPhase::Cancelling);
     assert!(!s.dashboard.quit_when_stopped, "a cancel does not quit");
-    update(
-        &mut s,
-        Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() })),
-    );
+    ended(&mut s, TransferEnd { interrupted: true, ..TransferEnd::default() });
     assert!(text(&render(&mut s, 80, 24))[1].starts_with("┌ sync · cancelled: journal saved ─"));
     // After a cancel: r resumes the same request; Esc goes back to browsing.
     assert_eq!(key(&mut s, KeyCode::Char('r')), [Command::Engine(EngineCommand::Transfer(whole()))]);
@@ -335,7 +344,8 @@ fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
     let lines = text(&render(&mut s, 80, 24));
     assert_eq!(lines[8], "┌ Quit? ───────────────────────────────────────────────────────────────────────┐");
     assert_eq!(key(&mut s, KeyCode::Char('y')), [Command::Engine(EngineCommand::Cancel)]);
-    let ended = Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() }));
+    let ended =
+        Msg::Engine(EngineEvent::TransferEnded(s.ticket, TransferEnd { interrupted: true, ..TransferEnd::default() }));
     assert_eq!(update(&mut s, ended), [Command::Quit], "quits once the run has stopped");
 }
 
@@ -343,7 +353,9 @@ fn pause_and_cancel_go_to_the_engine_and_cancel_is_confirmed() {
 fn ctrl_c_during_a_run_stops_it_and_leaves_when_it_has_stopped() {
     let ctrl_c =
         || Msg::Key(crossterm::event::KeyEvent::new(KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL));
-    let ended = || Msg::Engine(EngineEvent::TransferEnded(TransferEnd { interrupted: true, ..TransferEnd::default() }));
+    let ended = |ticket| {
+        Msg::Engine(EngineEvent::TransferEnded(ticket, TransferEnd { interrupted: true, ..TransferEnd::default() }))
+    };
 
     let mut s = running();
     assert_eq!(update(&mut s, ctrl_c()), [Command::Engine(EngineCommand::Cancel)], "no question: Ctrl-C means stop");
@@ -351,11 +363,9 @@ fn ctrl_c_during_a_run_stops_it_and_leaves_when_it_has_stopped() {
     let lines = text(&render(&mut s, 80, 24)).join("\n");
     assert!(lines.contains("Ctrl-C: stopping"), "{lines}");
     // Progress from the requests in flight still counts; the console stays until the run ends.
-    assert!(
-        update(&mut s, Msg::Engine(EngineEvent::Transfer(TransferEvent::Copied { bytes: MIB, parted: false })))
-            .is_empty()
-    );
-    assert_eq!(update(&mut s, ended()), [Command::Quit]);
+    assert!(engine(&mut s, TransferEvent::Copied { bytes: MIB, parted: false }).is_empty());
+    let ticket = s.ticket;
+    assert_eq!(update(&mut s, ended(ticket)), [Command::Quit]);
 
     // A second Ctrl-C does not wait.
     let mut s = running();
@@ -375,14 +385,9 @@ fn expired_credentials_stop_the_run_and_r_resumes_it() {
     send(&mut s, TransferEvent::Halted { halt });
     send(&mut s, TransferEvent::Requeued { side: Side::Source });
     let hint = "the source credentials expired and cannot renew: nothing was lost (in-flight requests finished, the journal is saved). Re-authenticate (for example `aws sso login --profile operator`) and rerun the same command to resume.";
-    update(
+    ended(
         &mut s,
-        Msg::Engine(EngineEvent::TransferEnded(TransferEnd {
-            interrupted: true,
-            halted: Some(halt),
-            hint: Some(hint.into()),
-            ..TransferEnd::default()
-        })),
+        TransferEnd { interrupted: true, halted: Some(halt), hint: Some(hint.into()), ..TransferEnd::default() },
     );
     let b = render(&mut s, 80, 24);
     let lines = text(&b);

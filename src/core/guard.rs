@@ -142,7 +142,11 @@ pub fn dir_of(key: &str) -> &str {
 
 /// The longest common prefix of two directory prefixes, cut back to a `/`.
 pub fn shared_dir(a: &str, b: &str) -> String {
-    let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    // Equal bytes can end inside a character (日本/ and 日曜/ share a lead byte).
+    while !a.is_char_boundary(n) {
+        n -= 1;
+    }
     let common = &a[..n];
     match common.rfind('/') {
         Some(i) => common[..=i].to_string(),
@@ -203,6 +207,19 @@ mod tests {
         assert_eq!(at, 20);
         assert_eq!(t.why, "the first 20 objects all failed");
         assert_eq!((t.failed, t.of), (20, 20));
+    }
+
+    #[test]
+    fn shared_prefixes_stop_at_a_slash_and_never_inside_a_character() {
+        let cases = [
+            ("a/b/", "a/c/", "a/"),
+            ("日本/x/", "日曜/x/", ""),
+            ("データ/日本/", "データ/日曜/", "データ/"),
+            ("", "a/", ""),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(shared_dir(a, b), want, "{a} {b}");
+        }
     }
 
     #[test]

@@ -39,10 +39,11 @@ pub enum EngineEvent {
     Preflight(Box<Report>),
     /// S3 Batch Operations: a plan, a created job, its status, its failed tasks.
     Batch(crate::engine::batch::BatchEvent),
-    /// A message of the running plan or transfer.
-    Transfer(TransferEvent),
-    /// The plan or transfer ended.
-    TransferEnded(crate::engine::runner::TransferEnd),
+    /// A message of a plan or transfer, with the ticket of the command that started it (the
+    /// engine numbers `Plan` and `Transfer` commands 1, 2, … in the order it receives them).
+    Transfer(u64, TransferEvent),
+    /// That plan or transfer ended.
+    TransferEnded(u64, crate::engine::runner::TransferEnd),
     /// An object's details (Enter on an object).
     Details {
         side: Side,

@@ -41,6 +41,12 @@ pub enum JournalError {
     #[error("--resume: there is no unfinished journal for this transfer in {}", dir.display())]
     NothingToResume { dir: PathBuf },
     #[error(
+        "this transfer is already running{}: its journal {} is locked. Wait for it to end (or stop it), then run again",
+        pid.map(|p| format!(" in process {p}")).unwrap_or_default(),
+        dir.display()
+    )]
+    Locked { dir: PathBuf, pid: Option<u32> },
+    #[error(
         "journal {}: a line s3ferry wrote there during this run does not read back ({detail}). The journal is kept and \
          done.jsonl still records every completion, so rerunning the same command resumes without copying anything \
          twice; if it happens again, check the disk under the state directory.",
@@ -191,6 +197,16 @@ struct DoneRecord {
     x: bool,
 }
 
+/// One line of `failed.jsonl`: the failure as reported, and the key as the completions name it
+/// (`k`, absent in journals written before it was recorded).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FailedRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<String>,
+    #[serde(flatten)]
+    failure: Failure,
+}
+
 /// What an earlier, interrupted run left behind.
 #[derive(Debug, Default)]
 pub struct Resumed {
@@ -220,19 +236,69 @@ pub struct Journal {
     /// The same open file as `done`, for fdatasync without holding the writers' lock.
     done_sync: File,
     failed: Mutex<File>,
+    /// Held open (and locked) while the run lives: one run per journal.
+    _lock: File,
 }
 
+/// Takes the journal's advisory lock (a file beside the run directory, so `--fresh` can remove
+/// the directory under it), and writes this process's id into it for the next one to name.
+fn lock(pair_dir: &Path, run_dir: &Path) -> Result<File, JournalError> {
+    let name = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let path = pair_dir.join(format!("{name}.lock"));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut text);
+            return Err(JournalError::Locked { dir: run_dir.to_path_buf(), pid: text.trim().parse().ok() });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+    }
+    file.set_len(0).map_err(io(&path))?;
+    write!(file, "{}", std::process::id()).map_err(io(&path))?;
+    Ok(file)
+}
+
+/// A directory only the owner can enter: created 0700, or an existing one (a state directory
+/// made by hand, say 0777) narrowed to 0700. A symlink in its place is refused, not followed.
 fn private_dir(path: &Path) -> Result<(), JournalError> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(io(path))
+    use std::os::unix::fs::PermissionsExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(io(path))?;
+    let meta = fs::symlink_metadata(path).map_err(io(path))?;
+    if meta.file_type().is_symlink() {
+        let refused = std::io::Error::other("a symlink stands where the journal's directory should be; remove it");
+        return Err(io(path)(refused));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io(path))?;
+    }
+    Ok(())
 }
 
+/// Journal files are opened without following a symlink planted in their place (O_NOFOLLOW).
 fn append(path: &Path) -> Result<File, JournalError> {
-    OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io(path))
+    OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path).map_err(io(path))
 }
 
 /// A new (or emptied) file only the owner can read: journals name keys and buckets.
 fn create_private(path: &Path) -> Result<File, JournalError> {
-    OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path).map_err(io(path))
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io(path))
 }
 
 /// Writes `value` as one JSON line.
@@ -297,31 +363,28 @@ pub fn peek(state_dir: &Path, id: &RunIdentity) -> Result<Option<Resumed>, Journ
 /// key (a resume appends a new one each time it fails again), in the order they first failed.
 pub fn outstanding_failures(run_dir: &Path) -> Result<Vec<Failure>, JournalError> {
     let (resumed, _) = read_resumed(run_dir)?;
-    // Failures name whole keys (source keys; destination keys for deletions), the completions
-    // keys relative to the run's prefixes: run.json says which prefixes those are.
+    // Failures name whole keys; the completions name keys relative to the run's prefixes, which
+    // each failure record carries as `k`. Journals from before `k` was written fall back to the
+    // source prefix from run.json.
     let header: serde_json::Value = fs::read_to_string(run_dir.join("run.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let prefix_of = |url: &serde_json::Value| -> String {
-        let url = url.as_str().unwrap_or_default().trim_start_matches("s3://");
-        url.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default()
-    };
-    let prefixes = [prefix_of(&header["identity"]["source"]), prefix_of(&header["identity"]["destination"])];
-    let done = |key: &str| {
-        prefixes
-            .iter()
-            .any(|p| key.strip_prefix(p.as_str()).is_some_and(|k| resumed.done.contains(&fnv128(k.as_bytes()))))
+    let source = header["identity"]["source"].as_str().unwrap_or_default().trim_start_matches("s3://").to_string();
+    let source_prefix = source.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default();
+    let done = |r: &FailedRecord| {
+        let key = r.k.as_deref().or_else(|| r.failure.key.strip_prefix(source_prefix.as_str()));
+        key.is_some_and(|k| resumed.done.contains(&fnv128(k.as_bytes())))
     };
     let mut order: Vec<String> = Vec::new();
-    let mut last: std::collections::HashMap<String, Failure> = std::collections::HashMap::new();
-    read_lines::<Failure>(&run_dir.join("failed.jsonl"), |f| {
-        if !last.contains_key(&f.key) {
-            order.push(f.key.clone());
+    let mut last: std::collections::HashMap<String, FailedRecord> = std::collections::HashMap::new();
+    read_lines::<FailedRecord>(&run_dir.join("failed.jsonl"), |r| {
+        if !last.contains_key(&r.failure.key) {
+            order.push(r.failure.key.clone());
         }
-        last.insert(f.key.clone(), f);
+        last.insert(r.failure.key.clone(), r);
     })?;
-    Ok(order.into_iter().filter_map(|k| last.remove(&k)).filter(|f| !done(&f.key)).collect())
+    Ok(order.into_iter().filter_map(|k| last.remove(&k)).filter(|r| !done(r)).map(|r| r.failure).collect())
 }
 
 impl Journal {
@@ -335,6 +398,9 @@ impl Journal {
     ) -> Result<(Journal, Option<Resumed>), JournalError> {
         let pair_dir = id.pair_dir(state_dir);
         let run_dir = id.run_dir(state_dir);
+        private_dir(state_dir)?;
+        private_dir(&pair_dir)?;
+        let lock = lock(&pair_dir, &run_dir)?;
         if fresh && run_dir.exists() {
             fs::remove_dir_all(&run_dir).map_err(io(&run_dir))?;
         }
@@ -375,6 +441,7 @@ impl Journal {
             failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
             run_dir,
             pair_dir,
+            _lock: lock,
         };
         Ok((journal, resumed))
     }
@@ -423,8 +490,10 @@ impl Journal {
         self.done_line(&DoneRecord { k: key.to_string(), d: None, dm: None, x: true })
     }
 
-    pub fn failed(&self, failure: &Failure) -> Result<(), JournalError> {
-        let mut line = serde_json::to_string(failure).unwrap_or_default();
+    /// A failure of the object `key` (relative to the run's prefixes, as in `done.jsonl`).
+    pub fn failed(&self, key: &str, failure: &Failure) -> Result<(), JournalError> {
+        let record = FailedRecord { k: Some(key.to_string()), failure: failure.clone() };
+        let mut line = serde_json::to_string(&record).unwrap_or_default();
         line.push('\n');
         let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("failed.jsonl")))
@@ -794,6 +863,53 @@ mod tests {
     }
 
     #[test]
+    fn one_run_per_journal_and_no_symlink_or_open_mode_is_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let id = id(Mode::Cp);
+        let (first, _) = Journal::open(&state, &id, false, false).unwrap();
+        assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700, "narrowed");
+        // A second run of the same transfer is refused and told which process holds it.
+        let Err(JournalError::Locked { pid, .. }) = Journal::open(&state, &id, false, false) else { panic!() };
+        assert_eq!(pid, Some(std::process::id()));
+        let Err(JournalError::Locked { .. }) = Journal::open(&state, &id, true, false) else {
+            panic!("--fresh may not remove a journal in use")
+        };
+        drop(first);
+        let (again, resumed) = Journal::open(&state, &id, false, false).unwrap();
+        assert!(resumed.is_some(), "the lock is gone with its run");
+        drop(again);
+        // A symlink planted where a journal file goes is not followed.
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "x").unwrap();
+        let failed = id.run_dir(&state).join("failed.jsonl");
+        std::fs::remove_file(&failed).unwrap();
+        std::os::unix::fs::symlink(&target, &failed).unwrap();
+        assert!(Journal::open(&state, &id, false, false).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
+    }
+
+    #[test]
+    fn the_export_holds_each_object_still_failed_once_with_its_last_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        // A source prefix of "" and a destination prefix: a failure key alone could be either.
+        let id = RunIdentity { source: "s3://prod/".into(), destination: "s3://lake/prod/".into(), ..id(Mode::Cp) };
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        let f =
+            |key: &str, code: &str| Failure { key: key.into(), code: code.into(), message: String::new(), attempts: 1 };
+        j.failed("prod/a.csv", &f("prod/a.csv", "AccessDenied")).unwrap();
+        j.failed("b.csv", &f("b.csv", "AccessDenied")).unwrap();
+        j.failed("prod/a.csv", &f("prod/a.csv", "SlowDown")).unwrap();
+        j.copied("a.csv", "d", None).unwrap();
+        j.copied("b.csv", "d", None).unwrap();
+        let left = outstanding_failures(&j.run_dir).unwrap();
+        assert_eq!(left, [f("prod/a.csv", "SlowDown")], "a.csv done is not prod/a.csv done; b.csv is done");
+    }
+
+    #[test]
     fn peek_reads_a_journal_without_touching_it() {
         let dir = tempfile::tempdir().unwrap();
         let id = id(Mode::Cp);
@@ -909,7 +1025,8 @@ mod tests {
         j.copied("a", "da", None).unwrap();
         j.deleted("c").unwrap();
         j.copied("e", "de", None).unwrap();
-        j.failed(&Failure { key: "b".into(), code: "AccessDenied".into(), message: "m".into(), attempts: 1 }).unwrap();
+        j.failed("b", &Failure { key: "b".into(), code: "AccessDenied".into(), message: "m".into(), attempts: 1 })
+            .unwrap();
         j.finish(false).unwrap();
         assert!(id.run_dir(dir.path()).join("failed.jsonl").exists(), "a run with failures is kept for a retry");
         assert_eq!(

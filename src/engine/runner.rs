@@ -144,6 +144,9 @@ async fn run(
     let (stop_tx, _) = watch::channel(false);
     let (pause_tx, _) = watch::channel(false);
     let mut runs = 0u32;
+    // Plans and transfers are numbered as they arrive; their events carry the number.
+    let mut tickets = 0u64;
+    let mut planning: Option<AbortHandle> = None;
     loop {
         tokio::select! {
             cmd = commands.recv() => match cmd {
@@ -179,12 +182,17 @@ async fn run(
                     }).abort_handle());
                 }
                 Some(EngineCommand::Plan(request)) => {
+                    tickets += 1;
+                    // A superseded plan writes nothing: stop it rather than let it list on.
+                    if let Some(old) = planning.take() { old.abort(); }
                     let (config, mut opts) = for_request(&config, &transfer, &request);
                     opts.dry_run = true;
                     let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    watchers.push(spawn_transfer(config, opts, controls, events.clone()));
+                    planning = Some(spawn_transfer(config, opts, controls, events.clone(), tickets));
                 }
                 Some(EngineCommand::Transfer(request)) => {
+                    tickets += 1;
+                    if let Some(old) = planning.take() { old.abort(); }
                     let (config, mut opts) = for_request(&config, &transfer, &request);
                     // A second start is a resume: never discard the journal it needs.
                     if runs > 0 {
@@ -194,7 +202,7 @@ async fn run(
                     stop_tx.send_replace(false);
                     pause_tx.send_replace(false);
                     let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    watchers.push(spawn_transfer(config, opts, controls, events.clone()));
+                    watchers.push(spawn_transfer(config, opts, controls, events.clone(), tickets));
                 }
                 Some(EngineCommand::Pause(paused)) => {
                     pause_tx.send_replace(paused);
@@ -216,9 +224,15 @@ async fn run(
                 }
                 Some(EngineCommand::Totals { side, request, bucket, prefix }) => {
                     if let Some(old) = totals[side.index()].take() { old.abort(); }
-                    if let Some(session) = sessions[side.index()].clone() {
-                        let task = inspect::prefix_totals(side, request, session, bucket, prefix, events.clone());
-                        totals[side.index()] = Some(tokio::spawn(task).abort_handle());
+                    match sessions[side.index()].clone() {
+                        Some(session) => {
+                            let task = inspect::prefix_totals(side, request, session, bucket, prefix, events.clone());
+                            totals[side.index()] = Some(tokio::spawn(task).abort_handle());
+                        }
+                        None => {
+                            let error = Some(format!("the {} side is not connected yet", side.title().to_lowercase()));
+                            let _ = events.send(EngineEvent::Totals { side, request, objects: 0, bytes: 0, done: true, error });
+                        }
                     }
                 }
                 Some(EngineCommand::StopTotals { side }) => {
@@ -236,7 +250,7 @@ async fn run(
             }
         }
     }
-    for handle in running.into_iter().chain(totals).flatten().chain(watchers) {
+    for handle in running.into_iter().chain(totals).chain([planning]).flatten().chain(watchers) {
         handle.abort();
     }
 }
@@ -263,6 +277,7 @@ fn spawn_transfer(
     opts: Options,
     controls: Controls,
     events: mpsc::UnboundedSender<EngineEvent>,
+    ticket: u64,
 ) -> AbortHandle {
     tokio::spawn(async move {
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -271,7 +286,7 @@ fn spawn_transfer(
             tokio::spawn(async move {
                 while let Some(e) = rx.recv().await {
                     if !matches!(e, TransferEvent::DryRun { .. }) {
-                        let _ = events.send(EngineEvent::Transfer(e));
+                        let _ = events.send(EngineEvent::Transfer(ticket, e));
                     }
                 }
             })
@@ -291,7 +306,7 @@ fn spawn_transfer(
             },
             Err(e) => TransferEnd { dry_run: opts.dry_run, error: Some(e.to_string()), ..TransferEnd::default() },
         };
-        let _ = events.send(EngineEvent::TransferEnded(end));
+        let _ = events.send(EngineEvent::TransferEnded(ticket, end));
     })
     .abort_handle()
 }

@@ -71,8 +71,12 @@ pub fn summary_text(state: &AppState) -> Option<String> {
     }
     let p = &d.progress;
     let mode = p.mode.or(d.request.as_ref().map(|r| r.mode)).map(|m| m.as_str()).unwrap_or("run");
+    // The run's own scope (a plan made afterwards and not started names another).
     let what = match &state.plan {
-        Some(plan) => format!("{mode} {} → {}", plan.setup.source, plan.setup.destination),
+        Some(plan) => {
+            let (from, to) = plan.setup.pair.describe(d.request.as_ref().and_then(|r| r.scope.as_ref()));
+            format!("{mode} {from} → {to}")
+        }
         None => mode.to_string(),
     };
     let ended = d.ended_at.unwrap_or(state.now);
@@ -95,7 +99,12 @@ pub fn summary_text(state: &AppState) -> Option<String> {
             out.push_str(&format!("s3ferry: verified {} objects: {} mismatches\n", v.checked, v.mismatches.len()));
         }
         if let Some(j) = &end.journal {
-            out.push_str(&format!("s3ferry: journal kept in {j}: rerun the same command to retry what is not done\n"));
+            let again = if d.request.as_ref().is_some_and(|r| r.scope.is_some()) {
+                "mark the same prefixes and objects again in the console (c or s) to retry what is not done"
+            } else {
+                "rerun the same command to retry what is not done"
+            };
+            out.push_str(&format!("s3ferry: journal kept in {j}: {again}\n"));
         }
     }
     Some(out)
@@ -185,8 +194,9 @@ async fn run_loop(
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(state),
+                // The terminal is gone (an SSH drop can close it before SIGHUP arrives): stop
+                // the run as the signal would.
+                Some(Err(_)) | None => return Ok(stop_run(state, &engine, &mut events).await),
             },
             _ = tokio::time::sleep_until(redraw_at), if dirty => continue,
             Some(event) = events.recv() => Msg::Engine(event),

@@ -40,6 +40,8 @@ pub struct AppState {
     pub next_request: u64,
     /// A one-line answer to the last key (browse, plan), shown in the footer.
     pub message: Option<String>,
+    /// The ticket of the latest plan or run asked for: events of older ones are dropped.
+    pub ticket: u64,
     /// The destination pane follows the source pane's prefix (`f`).
     pub follow: bool,
     /// The last frame was too small to show anything but that: keys other than quit do nothing.
@@ -62,6 +64,7 @@ impl AppState {
             now,
             next_request: 1,
             message: None,
+            ticket: 0,
             follow: false,
             too_small: false,
         }

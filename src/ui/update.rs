@@ -22,6 +22,30 @@ use crate::ui::state::{AppState, Screen};
 const PAGE: isize = 10;
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Command> {
+    let commands = dispatch(state, msg);
+    ticket(state, &commands);
+    commands
+}
+
+/// Every plan and run the console asks for gets the next ticket; the engine numbers them in the
+/// same order and tags their events, so a superseded plan's late events are told apart.
+fn ticket(state: &mut AppState, commands: &[Command]) {
+    for c in commands {
+        match c {
+            Command::Engine(EngineCommand::Plan(_)) => state.ticket += 1,
+            Command::Engine(EngineCommand::Transfer(_)) => {
+                state.ticket += 1;
+                // A plan still being made is abandoned: its events no longer count.
+                if let Some(plan) = state.plan.as_mut().filter(|p| p.phase == PlanPhase::Planning) {
+                    plan.phase = PlanPhase::NotStarted;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn dispatch(state: &mut AppState, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(state, key),
         Msg::Key(_) | Msg::Resize => Vec::new(),
@@ -80,12 +104,14 @@ pub fn start_transfer(state: &mut AppState) -> Vec<Command> {
         plan.restart();
         commands.push(Command::Engine(EngineCommand::Plan(plan.request.clone())));
     }
+    ticket(state, &commands);
     commands
 }
 
 fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
     match event {
-        EngineEvent::Transfer(e) => {
+        EngineEvent::Transfer(ticket, _) | EngineEvent::TransferEnded(ticket, _) if ticket != state.ticket => {}
+        EngineEvent::Transfer(_, e) => {
             if let Some(plan) = state.plan.as_mut().filter(|p| p.phase == PlanPhase::Planning) {
                 plan.apply(&e);
             } else if state.dashboard.active() && state.dashboard.observe(&e, state.now) {
@@ -93,7 +119,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
                 return vec![Command::Engine(EngineCommand::Pause(true))];
             }
         }
-        EngineEvent::TransferEnded(end) => {
+        EngineEvent::TransferEnded(_, end) => {
             if end.dry_run {
                 if let Some(plan) = &mut state.plan {
                     plan.ended(&end);
@@ -148,8 +174,9 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         return interrupt(&mut state.dashboard);
     }
     if state.too_small {
-        // The screen says only that it is too small: no key but quit may act unseen.
-        return if key.code == KeyCode::Char('q') { quit(state) } else { Vec::new() };
+        // The screen says only that it is too small: no key but quit may act unseen, and a
+        // question it cannot show is not asked: q in a run stops it as Ctrl-C does.
+        return if key.code == KeyCode::Char('q') { interrupt(&mut state.dashboard) } else { Vec::new() };
     }
     state.message = None;
     if state.screen == Screen::Dashboard
@@ -210,7 +237,10 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         // The overlay is modal: only closing it (or quitting) does anything.
         match action {
             Action::Help | Action::Close => state.help = false,
-            Action::Quit => return vec![Command::Quit],
+            Action::Quit => {
+                state.help = false;
+                return quit(state);
+            }
             _ => {}
         }
         return Vec::new();
@@ -283,6 +313,12 @@ fn browse_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> {
 /// `q`: during a run it asks first (on the dashboard), then stops the run and quits.
 fn quit(state: &mut AppState) -> Vec<Command> {
     let d = &mut state.dashboard;
+    if d.phase == RunPhase::Cancelling {
+        // Already stopping: leave once the requests in flight have finished.
+        d.quit_when_stopped = true;
+        d.message = Some("quitting once the requests in flight have finished (Ctrl-C quits now)".into());
+        return Vec::new();
+    }
     if d.phase != RunPhase::Running {
         return vec![Command::Quit];
     }
@@ -326,27 +362,6 @@ fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> 
         d.message = Some("the run goes on".into());
         return Some(Vec::new());
     }
-    if d.tripped.is_some() && d.phase == RunPhase::Running {
-        return Some(match key.code {
-            KeyCode::Char('r') => {
-                d.tripped = None;
-                d.guard.override_once();
-                d.message = Some("resumed: the guard stops the run again only if failures fill a window".into());
-                vec![Command::Engine(EngineCommand::Pause(false))]
-            }
-            KeyCode::Char('c') => {
-                d.tripped = None;
-                d.phase = RunPhase::Cancelling;
-                vec![Command::Engine(EngineCommand::Cancel)]
-            }
-            KeyCode::Char('p') => {
-                state.screen = Screen::Preflight;
-                Vec::new()
-            }
-            KeyCode::Char('q') => quit(state),
-            _ => Vec::new(),
-        });
-    }
     if d.detail.is_some() {
         if matches!(key.code, KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q')) {
             d.detail = None;
@@ -389,6 +404,28 @@ fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> 
         }
         d.selected = 0;
         return Some(Vec::new());
+    }
+    // The guard's choice comes after the popups above: keys typed into them stay theirs.
+    if d.tripped.is_some() && d.phase == RunPhase::Running {
+        return Some(match key.code {
+            KeyCode::Char('r') => {
+                d.tripped = None;
+                d.guard.override_once();
+                d.message = Some("resumed: the guard stops the run again only if failures fill a window".into());
+                vec![Command::Engine(EngineCommand::Pause(false))]
+            }
+            KeyCode::Char('c') => {
+                d.tripped = None;
+                d.phase = RunPhase::Cancelling;
+                vec![Command::Engine(EngineCommand::Cancel)]
+            }
+            KeyCode::Char('p') => {
+                state.screen = Screen::Preflight;
+                Vec::new()
+            }
+            KeyCode::Char('q') => quit(state),
+            _ => Vec::new(),
+        });
     }
     None
 }

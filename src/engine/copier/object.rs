@@ -295,7 +295,7 @@ pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
         }
         Err(f) => {
             let failure = ctx.failure(&key, f);
-            ctx.record(|j| j.failed(&failure));
+            ctx.record(|j| j.failed(&key, &failure));
             ctx.emit(TransferEvent::Failed { failure });
         }
     }

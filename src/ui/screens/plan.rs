@@ -351,10 +351,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
     for w in &state.warnings {
         lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
     }
-    lines.push(Line::styled(
-        "The run lists again (what changed since this plan is caught); the journal skips what is done.",
-        Style::default().fg(Color::Gray),
-    ));
+    let note = if state.resumed {
+        "The run continues the earlier plan: objects added since it was made are not in it (--fresh plans anew)."
+    } else {
+        "The run lists again (what changed since this plan is caught); the journal skips what is done."
+    };
+    lines.push(Line::styled(note, Style::default().fg(Color::Gray)));
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
         area,
