@@ -24,6 +24,73 @@ pub enum ConfigError {
     Invalid { path: PathBuf, line: usize, column: usize, field: String, message: String },
 }
 
+/// A migration file is a few kilobytes; anything past this is not one (`--config /dev/zero`).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Price tables and policy documents: AWS caps policies at 20-32 KB; a megabyte is generous.
+pub const MAX_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// Reads a text file the operator named, refusing one larger than `max` bytes (or endless, like
+/// a device) instead of reading without bound.
+pub fn read_text(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} KiB, more than such a file ever holds",
+            max / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
+}
+
+/// An endpoint URL as aws cli takes it: `http(s)://HOST[:PORT]` with an optional trailing `/`.
+/// Credentials in the URL are refused (they would end up in logs and journals); a path, a query,
+/// a port outside 1-65535 or an empty host are errors. Returns it without the trailing `/`.
+pub fn check_endpoint(url: &str) -> Result<String, String> {
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("an endpoint URL has no spaces or control characters and is under 2,048 characters".into());
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("expected a URL starting with http:// or https://")?;
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if authority.contains('@') {
+        return Err("credentials in the endpoint URL are refused: give them in a profile or the environment".into());
+    }
+    if !(path.is_empty() || path == "/") {
+        return Err(format!("an endpoint is a scheme, host and port only; remove `{path}`"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (addr, after) = v6.split_once(']').ok_or("an IPv6 host needs its closing `]`")?;
+            if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+                return Err(format!("`[{addr}]` is not an IPv6 address"));
+            }
+            (addr, after.strip_prefix(':'))
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("the endpoint URL has no host".into());
+    }
+    if !authority.starts_with('[')
+        && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    {
+        return Err(format!("`{host}` is not a host name"));
+    }
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err(format!("port `{p}` is not a port number (1-65535)"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// Credentials and endpoint for one identity. All fields optional: the default chain applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
@@ -187,8 +254,8 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = read_text(path, MAX_CONFIG_BYTES)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse(path, &text)
     }
 
@@ -409,8 +476,7 @@ fn transfer_size(value: &Spanned<String>, field: &str) -> Result<u64, Invalid> {
 #[serde(deny_unknown_fields)]
 struct RawSide {
     bucket: Spanned<String>,
-    #[serde(default)]
-    prefix: String,
+    prefix: Option<Spanned<String>>,
     kms_key_arn: Option<Spanned<String>>,
     audit: Option<Spanned<RawAccess>>,
     region: Option<Spanned<String>>,
@@ -465,7 +531,7 @@ impl RawConfig {
         }
         let src_bucket = bucket(&src.bucket, "source.bucket")?;
         let access = src.access().validate("source")?;
-        let source = SourceConfig { bucket: src_bucket, prefix: src.prefix, access };
+        let source = SourceConfig { bucket: src_bucket, prefix: prefix(&src.prefix, "source.prefix")?, access };
         let mut dst = self.destination;
         let kms_key_arn = dst.kms_key_arn.as_ref().map(key_arn).transpose()?;
         let audit = match dst.audit.take() {
@@ -474,7 +540,8 @@ impl RawConfig {
         };
         let dst_bucket = bucket(&dst.bucket, "destination.bucket")?;
         let access = dst.access().validate("destination")?;
-        let destination = DestinationConfig { bucket: dst_bucket, prefix: dst.prefix, kms_key_arn, access, audit };
+        let prefix = prefix(&dst.prefix, "destination.prefix")?;
+        let destination = DestinationConfig { bucket: dst_bucket, prefix, kms_key_arn, access, audit };
         Ok((source, destination, transfer, batch))
     }
 }
@@ -489,10 +556,8 @@ impl RawAccess {
             r => r.map(Spanned::into_inner),
         };
         let endpoint_url = match self.endpoint_url {
-            Some(e) if !(e.get_ref().starts_with("http://") || e.get_ref().starts_with("https://")) => {
-                return Err(bad(&e, &field("endpoint_url"), "expected a URL starting with http:// or https://"));
-            }
-            e => e.map(|e| e.into_inner().trim_end_matches('/').to_string()),
+            Some(e) => Some(check_endpoint(e.get_ref()).map_err(|why| bad(&e, &field("endpoint_url"), &why))?),
+            None => None,
         };
         let profile = match self.profile {
             Some(p) if p.get_ref().trim().is_empty() => {
@@ -535,6 +600,12 @@ impl RawAccess {
 
 fn bad<T>(value: &Spanned<T>, field: &str, message: &str) -> Invalid {
     (value.span(), field.to_string(), message.to_string())
+}
+
+fn prefix(value: &Option<Spanned<String>>, field: &str) -> Result<String, Invalid> {
+    let Some(p) = value else { return Ok(String::new()) };
+    crate::core::s3url::validate_prefix(p.get_ref()).map_err(|e| bad(p, field, &e.to_string()))?;
+    Ok(p.get_ref().clone())
 }
 
 fn bucket(name: &Spanned<String>, field: &str) -> Result<String, Invalid> {
@@ -588,8 +659,12 @@ pub(crate) fn is_region(s: &str) -> bool {
 }
 
 fn is_role_arn(s: &str) -> bool {
+    // IAM names and paths: letters, digits and +=,.@_-/ ; an ARN is at most 2,048 characters.
+    let name_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c);
     let parts: Vec<&str> = s.splitn(6, ':').collect();
-    parts.len() == 6
+    s.len() <= 2048
+        && parts.len() == 6
+        && parts[5].chars().all(name_char)
         && parts[0] == "arn"
         && parts[1].starts_with("aws")
         && parts[2] == "iam"
@@ -665,10 +740,7 @@ impl Config {
             }
         }
         if let Some(url) = &o.endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("--endpoint-url: `{url}` is not a URL starting with http:// or https://"));
-            }
-            let url = url.trim_end_matches('/').to_string();
+            let url = check_endpoint(url).map_err(|why| format!("--endpoint-url: {why}"))?;
             self.source.access.endpoint_url = Some(url.clone());
             self.destination.access.endpoint_url = Some(url.clone());
             if let Some(audit) = &mut self.destination.audit {

@@ -129,6 +129,9 @@ async fn run(args: Args) -> ExitCode {
             Err(e) => fail(EXIT_FAILED, &format!("writing output failed: {e}")),
         },
         Some(Cmd::Preflight(p)) => {
+            if let Err(e) = cli::preflight::check_supplied(p) {
+                return fail(EXIT_USAGE, &e);
+            }
             let report = cli::preflight::report(&config, p).await;
             if let Err(e) = cli::preflight::write(&report, p.json, &mut std::io::stdout()) {
                 return fail(EXIT_FAILED, &format!("writing output failed: {e}"));
@@ -163,8 +166,8 @@ async fn run(args: Args) -> ExitCode {
 
 async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delete: bool) -> ExitCode {
     let prices = match &args.prices {
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        Some(path) => match s3ferry::config::read_text(path, s3ferry::config::MAX_DOCUMENT_BYTES)
+            .map_err(|e| format!("cannot read the price table {}: {e}", path.display()))
             .and_then(|t| s3ferry::core::cost::PriceTable::parse(&t).map_err(|e| format!("{}: {e}", path.display())))
         {
             Ok(t) => t,

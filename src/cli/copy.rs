@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, MAX_CONCURRENCY, MAX_LIST_PAGE_SIZE};
+use crate::core::listing::printable;
 use crate::core::progress::{Mode, Planned, Progress, TransferEvent};
 use crate::core::units::{format_size, parse_size};
 use crate::engine::copier::{self, Options, Outcome, ResumePolicy, TransferError};
@@ -362,7 +363,7 @@ fn show(out: &mut impl Write, format: ProgressFormat, event: &TransferEvent) -> 
             Ok(())
         }
         (ProgressFormat::Text, TransferEvent::Failed { failure }) => {
-            eprintln!("s3ferry: failed: {}", failure.message);
+            eprintln!("s3ferry: failed: {}", printable(&failure.message));
             Ok(())
         }
         (ProgressFormat::Text, TransferEvent::DryRun { action, key, bytes }) => {
@@ -372,7 +373,7 @@ fn show(out: &mut impl Write, format: ProgressFormat, event: &TransferEvent) -> 
                 Planned::Delete => "delete",
                 Planned::Skip => "skip",
             };
-            writeln!(out, "{verb:<6} {:>10}  {key}", format_size(*bytes))
+            writeln!(out, "{verb:<6} {:>10}  {}", format_size(*bytes), printable(key))
         }
         _ => Ok(()),
     }
@@ -437,7 +438,14 @@ fn text_summary(out: &mut impl Write, s: &crate::core::progress::Summary, outcom
         }
     )?;
     for f in &s.failures {
-        writeln!(out, "  {} [{} after {} attempt(s)]: {}", f.key, f.code, f.attempts, f.message)?;
+        writeln!(
+            out,
+            "  {} [{} after {} attempt(s)]: {}",
+            printable(&f.key),
+            f.code,
+            f.attempts,
+            printable(&f.message)
+        )?;
     }
     if s.failed as usize > s.failures.len() {
         writeln!(out, "  ... and {} more (all in the journal's failed.jsonl)", s.failed as usize - s.failures.len())?;

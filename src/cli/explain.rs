@@ -145,8 +145,8 @@ fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), String> {
     let mut policies = Vec::with_capacity(args.policies.len());
     for p in &args.policies {
         let shown = p.path.display();
-        let text =
-            std::fs::read_to_string(&p.path).map_err(|e| format!("cannot read {} {shown}: {e}", p.kind.describe()))?;
+        let text = crate::config::read_text(&p.path, crate::config::MAX_DOCUMENT_BYTES)
+            .map_err(|e| format!("cannot read {} {shown}: {e}", p.kind.describe()))?;
         let document = parse_policy(&text, p.kind).map_err(|e| format!("{shown} ({}): {e}", p.kind.describe()))?;
         let account = if p.kind.is_resource_policy() { resource_account.clone() } else { principal.account.clone() };
         policies.push(LabelledPolicy::new(p.kind, format!("{} {shown}", p.kind.describe()), account, document));

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::config::{Config, DEFAULT_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
-use crate::core::listing::Entry;
+use crate::core::listing::{Entry, printable};
 use crate::core::s3url::S3Location;
 use crate::core::side::Side;
 use crate::core::units::format_size;
@@ -107,13 +107,15 @@ fn write_entry(out: &mut impl Write, entry: &Entry, json: bool) -> std::io::Resu
         Entry::Bucket { bucket, created } => {
             writeln!(out, "{:<16}  {bucket}", created.map(format_time).unwrap_or_default())
         }
-        Entry::Prefix { prefix } => writeln!(out, "{:>16}  {:>10}  {:<12}  {prefix}", "", "PRE", ""),
+        // Keys may hold control characters: escaped in text, so they cannot rewrite the terminal.
+        Entry::Prefix { prefix } => writeln!(out, "{:>16}  {:>10}  {:<12}  {}", "", "PRE", "", printable(prefix)),
         Entry::Object { key, size, last_modified, storage_class } => writeln!(
             out,
-            "{:<16}  {:>10}  {:<12}  {key}",
+            "{:<16}  {:>10}  {:<12}  {}",
             last_modified.map(format_time).unwrap_or_default(),
             format_size(*size),
-            storage_class
+            storage_class,
+            printable(key)
         ),
     }
 }

@@ -22,6 +22,23 @@ impl PreflightArgs {
     }
 }
 
+/// The policy files given on the command line must read and parse before anything runs: a
+/// broken file is the operator's to fix (exit 2 naming it), not the bucket's fault.
+pub fn check_supplied(args: &PreflightArgs) -> Result<(), String> {
+    use crate::core::policy::{PolicyKind, parse_policy};
+    let files = [
+        ("--dst-bucket-policy", &args.dst_bucket_policy, PolicyKind::Bucket),
+        ("--dst-key-policy", &args.dst_key_policy, PolicyKind::Key),
+    ];
+    for (flag, path, kind) in files {
+        let Some(path) = path else { continue };
+        let text = crate::config::read_text(path, crate::config::MAX_DOCUMENT_BYTES)
+            .map_err(|e| format!("{flag} {}: cannot read it: {e}", path.display()))?;
+        parse_policy(&text, kind).map_err(|e| format!("{flag} {}: not a valid policy: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs the preflight for the command line.
 pub async fn report(config: &Config, args: &PreflightArgs) -> Report {
     run(config, &args.options()).await

@@ -286,3 +286,60 @@ fn batch_section_is_optional_and_validated() {
     let typo = with.replace("priority = 50", "priorty = 50");
     assert!(parse(&typo).unwrap_err().to_string().contains("priorty"));
 }
+
+#[test]
+fn hostile_values_are_refused_at_load_with_line_and_field() {
+    let side = |extra: &str| format!("[source]\nbucket = \"prod-data\"\n{extra}\n[destination]\nbucket = \"dl-raw\"\n");
+    let long_name = "x".repeat(5_000);
+    let long_prefix = "p".repeat(1_025);
+    // (source-side field line, field, a phrase the message must contain)
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("endpoint_url = \"http://\"".into(), "source.endpoint_url", "no host"),
+        ("endpoint_url = \"http://[::1\"".into(), "source.endpoint_url", "closing `]`"),
+        ("endpoint_url = \"http://127.0.0.1:70000\"".into(), "source.endpoint_url", "not a port number"),
+        ("endpoint_url = \"http://127.0.0.1:0\"".into(), "source.endpoint_url", "not a port number"),
+        ("endpoint_url = \"http://host:9000/bucket\"".into(), "source.endpoint_url", "remove `/bucket`"),
+        (
+            "endpoint_url = \"https://user:pass@minio.local\"".into(),
+            "source.endpoint_url",
+            "credentials in the endpoint URL are refused",
+        ),
+        ("endpoint_url = \"http://a b\"".into(), "source.endpoint_url", "no spaces"),
+        ("role_arn = \"arn:aws:iam::111111111111:role/trans fer\"".into(), "source.role_arn", "expected a role ARN"),
+        ("role_arn = \"arn:aws:iam::111111111111:role/a\\nb\"".into(), "source.role_arn", "expected a role ARN"),
+        (
+            format!("role_arn = \"arn:aws:iam::111111111111:role/{long_name}\""),
+            "source.role_arn",
+            "expected a role ARN",
+        ),
+        (format!("prefix = \"{long_prefix}\""), "source.prefix", "at most 1,024 bytes"),
+    ];
+    for (line, field, phrase) in cases {
+        let text = side(&line);
+        let err = parse(&text).expect_err(&line).to_string();
+        assert!(err.starts_with("migration.toml:3:"), "{line}: {err}");
+        assert!(err.contains(field) && err.contains(phrase), "{line}: {err}");
+        assert!(err.len() < 400, "one line, not a dump: {err}");
+    }
+    // What aws cli accepts still loads.
+    for ok in
+        ["http://127.0.0.1:5000/", "https://s3.eu-west-2.amazonaws.com", "http://[::1]:9000", "http://minio_1:9000"]
+    {
+        let c = parse(&side(&format!("endpoint_url = \"{ok}\""))).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert!(!c.source.access.endpoint_url.unwrap().ends_with('/'));
+    }
+}
+
+#[test]
+fn files_are_read_with_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; (MAX_CONFIG_BYTES + 1) as usize]).unwrap();
+    let err = Config::load(&big).unwrap_err().to_string();
+    assert!(err.contains("larger than 1024 KiB"), "{err}");
+    // An endless file (a device) is cut at the bound, not read for ever.
+    let err = read_text(Path::new("/dev/zero"), 4096).unwrap_err().to_string();
+    assert!(err.contains("larger than 4 KiB"), "{err}");
+    std::fs::write(&big, [0xff, 0xfe]).unwrap();
+    assert!(read_text(&big, 4096).unwrap_err().to_string().contains("not UTF-8"));
+}

@@ -25,6 +25,33 @@ impl Entry {
     }
 }
 
+/// A key or prefix from a listing asked for with `encoding-type=url` (so keys holding control
+/// characters, which XML 1.0 cannot carry, still list): S3 sends them percent-encoded in the
+/// form style (`+` a space, `%2B` a plus). `None` when the text does not decode to UTF-8.
+pub fn decode_listed(text: &str) -> Option<String> {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+}
+
+/// A key as it may be shown on a terminal: control characters (C0, DEL and C1, which include
+/// ESC, CR and the CSI U+009B that could move the cursor or rewrite the screen) written as
+/// `\x1b`-style escapes, and a backslash doubled so an escape cannot be forged.
+pub fn printable(key: &str) -> std::borrow::Cow<'_, str> {
+    if !key.chars().any(|c| c.is_control() || c == '\\') {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let mut out = String::with_capacity(key.len() + 8);
+    for c in key.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// What Enter on an object shows: HeadObject's answer, and its tags when asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectDetails {
@@ -139,6 +166,24 @@ impl Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_keys_decode_and_print_escaped() {
+        let cases = [
+            ("a%00b", "a\0b", "a\\x00b"),
+            ("x%1B%5B2J", "x\x1b[2J", "x\\x1b[2J"),
+            ("with+space%2Bplus", "with space+plus", "with space+plus"),
+            ("na%C3%AFve%C2%9B", "naïve\u{9b}", "naïve\\x9b"),
+            ("cr%0D", "cr\r", "cr\\x0d"),
+            ("back%5Cslash", "back\\slash", "back\\\\slash"),
+        ];
+        for (sent, key, shown) in cases {
+            let decoded = decode_listed(sent).unwrap();
+            assert_eq!(decoded, key, "{sent}");
+            assert_eq!(printable(&decoded), shown, "{sent}");
+        }
+        assert_eq!(decode_listed("%FF"), None, "not UTF-8");
+    }
 
     fn at(bucket: &str, prefix: &str) -> Location {
         Location::Prefix { bucket: bucket.into(), prefix: prefix.into() }

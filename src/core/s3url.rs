@@ -8,6 +8,19 @@ pub enum S3UrlError {
     Scheme(String),
     #[error("`{name}` is not a valid bucket name: {why}")]
     Bucket { name: String, why: &'static str },
+    #[error("the prefix is {len} bytes long; S3 keys and prefixes are at most 1,024 bytes")]
+    TooLong { len: usize },
+}
+
+/// S3's limit on a key's (and so a prefix's) length, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A prefix or key S3 could hold: at most [`MAX_KEY_BYTES`].
+pub fn validate_prefix(prefix: &str) -> Result<(), S3UrlError> {
+    if prefix.len() > MAX_KEY_BYTES {
+        return Err(S3UrlError::TooLong { len: prefix.len() });
+    }
+    Ok(())
 }
 
 /// A bucket and a key prefix inside it ("" for the whole bucket).
@@ -22,6 +35,7 @@ impl S3Location {
         let rest = url.strip_prefix("s3://").ok_or_else(|| S3UrlError::Scheme(url.to_string()))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         validate_bucket(bucket)?;
+        validate_prefix(prefix)?;
         Ok(Self { bucket: bucket.to_string(), prefix: prefix.to_string() })
     }
 }

@@ -158,7 +158,7 @@ impl<T> Fetched<T> {
 }
 
 fn read_file(path: &Path) -> Fetched<NamedPolicy> {
-    match std::fs::read_to_string(path) {
+    match crate::config::read_text(path, crate::config::MAX_DOCUMENT_BYTES) {
         Ok(text) => Fetched::Got(NamedPolicy { name: format!("file:{}", path.display()), text }),
         Err(e) => Fetched::Unreadable(format!("cannot read {}: {e}", path.display())),
     }

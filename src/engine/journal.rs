@@ -6,7 +6,8 @@
 //! ```text
 //! pair-<hash of source, destination and endpoints>/
 //!   index.jsonl                   identity index: {"k","e","s","d","m","dm"} sorted by key (see core::plan)
-//!   run-<mode>-<hash of source, destination, mode, filters, delete>/
+//!   lock-run-<mode>-<hash>        the advisory lock of a run in progress (holds its pid)
+//!   run-<mode>-<hash of source, destination, mode, filters, delete, scope>/
 //!     run.json                    what this journal is for
 //!     plan.jsonl                  one decision per line, in key order; {"op":"end"} when planned
 //!     done.jsonl                  {"k","d","dm"} copied/unchanged, {"k","x":true} deleted
@@ -244,7 +245,7 @@ pub struct Journal {
 /// the directory under it), and writes this process's id into it for the next one to name.
 fn lock(pair_dir: &Path, run_dir: &Path) -> Result<File, JournalError> {
     let name = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let path = pair_dir.join(format!("{name}.lock"));
+    let path = pair_dir.join(format!("lock-{name}"));
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

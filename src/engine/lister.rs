@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::primitives::DateTime;
 
-use crate::core::listing::Entry;
+use crate::core::listing::{Entry, decode_listed};
 use crate::engine::errors::{describe_sdk_error, error_code, region_header};
 use crate::engine::session::{Session, SessionInfo};
 
@@ -109,6 +109,8 @@ impl PrefixPages {
                 .prefix(&self.prefix)
                 .set_delimiter(self.one_level.then(|| "/".to_string()))
                 .max_keys(self.page_size)
+                // Keys with control characters cannot travel in XML 1.0 otherwise.
+                .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .set_continuation_token(token)
                 .send()
         };
@@ -135,15 +137,18 @@ impl PrefixPages {
         let mut entries: Vec<Entry> = page
             .common_prefixes()
             .iter()
-            .filter_map(|p| p.prefix())
-            .map(|p| Entry::Prefix { prefix: p.to_string() })
+            .filter_map(|p| decode_listed(p.prefix()?))
+            .map(|prefix| Entry::Prefix { prefix })
             .collect();
-        entries.extend(page.contents().iter().map(|o| Entry::Object {
-            key: o.key().unwrap_or_default().to_string(),
-            size: o.size().unwrap_or(0).max(0) as u64,
-            last_modified: o.last_modified().map(DateTime::secs),
-            storage_class: o.storage_class().map(|c| c.as_str().to_string()).unwrap_or_else(|| "STANDARD".to_string()),
-        }));
+        entries.extend(page.contents().iter().filter_map(|o| decode_listed(o.key()?).map(|k| (k, o))).map(
+            |(key, o)| Entry::Object {
+                key,
+                size: o.size().unwrap_or(0).max(0) as u64,
+                last_modified: o.last_modified().map(DateTime::secs),
+                storage_class:
+                    o.storage_class().map(|c| c.as_str().to_string()).unwrap_or_else(|| "STANDARD".to_string()),
+            },
+        ));
         self.token = page.next_continuation_token().map(str::to_string);
         self.done = self.token.is_none();
         Some(Ok(entries))

@@ -1,5 +1,6 @@
 //! Recursive listings (no delimiter) as pages of [`Listed`], resumable with `StartAfter`.
 
+use crate::core::listing::decode_listed;
 use crate::core::plan::Listed;
 use std::time::Duration;
 
@@ -111,7 +112,15 @@ impl ObjectPages {
         }
         let mut expired = 0;
         let page = loop {
-            let mut req = self.s3.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix).max_keys(self.page_size);
+            // encoding-type=url: a key holding a control character (legal in S3, not in XML 1.0)
+            // would otherwise make the whole page unreadable.
+            let mut req = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&self.prefix)
+                .max_keys(self.page_size)
+                .encoding_type(aws_sdk_s3::types::EncodingType::Url);
             if let Some(t) = &self.token {
                 req = req.continuation_token(t.clone());
             } else if let Some(a) = &self.start_after {
@@ -143,7 +152,7 @@ impl ObjectPages {
             .contents()
             .iter()
             .filter_map(|o| {
-                let key = o.key()?;
+                let key = decode_listed(o.key()?)?;
                 Some(Listed {
                     key: key.get(prefix_len..)?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use tui_input::Input;
 
-use crate::core::listing::{Entry, Location, ObjectDetails, SortBy};
+use crate::core::listing::{Entry, Location, ObjectDetails, SortBy, printable};
 use crate::core::side::Side;
 use crate::core::units::{format_count, format_size};
 use crate::engine::session::SessionInfo;
@@ -269,7 +269,8 @@ fn header_lines(pane: &PaneState, now: SystemTime, width: usize) -> Vec<Line<'st
             Line::styled(fit(&format!("via {}", info.via), width), dim),
         ],
     };
-    lines.push(Line::styled(fit(&pane.location.describe(), width), Style::default().add_modifier(Modifier::BOLD)));
+    let at = printable(&pane.location.describe()).into_owned();
+    lines.push(Line::styled(fit(&at, width), Style::default().add_modifier(Modifier::BOLD)));
     lines
 }
 
@@ -334,7 +335,7 @@ fn detail_line(pane: &PaneState, width: usize) -> Line<'static> {
 pub fn render_details(frame: &mut Frame, area: Rect, view: &DetailsView) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let row = |name: &str, value: String| Line::from(vec![Span::styled(format!("{name:<14}"), bold), Span::raw(value)]);
-    let mut lines = vec![row("key", view.key.chars().map(|c| if c.is_control() { '?' } else { c }).collect())];
+    let mut lines = vec![row("key", printable(&view.key).into_owned())];
     match &view.details {
         None => lines.push(Line::raw("reading (HeadObject)…")),
         Some(Err(e)) => lines.push(Line::styled(e.clone(), Style::default().fg(Color::Red))),
@@ -375,7 +376,7 @@ pub fn render_details(frame: &mut Frame, area: Rect, view: &DetailsView) {
 
 /// A listing row: name, then as many of size, last-modified and storage class as fit.
 fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
-    let name = entry.display_name(parent);
+    let name = printable(entry.display_name(parent));
     let cols = match entry {
         Entry::Object { size, last_modified, storage_class, .. } => {
             let when = last_modified.map(format_time).unwrap_or_default();
@@ -396,7 +397,7 @@ fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
         _ => String::new(),
     };
     let name_width = width.saturating_sub(cols.chars().count() + 1).max(1);
-    format!("{} {cols}", pad(&fit(name, name_width), name_width))
+    format!("{} {cols}", pad(&fit(&name, name_width), name_width))
 }
 
 /// "2026-11-25 18:21" in UTC: the listing's clock, whatever the operator's timezone.

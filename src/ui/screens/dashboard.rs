@@ -683,11 +683,11 @@ fn render_errors(frame: &mut Frame, area: Rect, state: &DashboardState) {
 }
 
 /// Cuts to `width` characters with an ellipsis; control characters (a key may hold any) shown
-/// as `?` so they cannot move the cursor.
+/// escaped so they cannot move the cursor.
 fn clip(s: &str, width: usize) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let clean = crate::core::listing::printable(s);
     if clean.chars().count() <= width {
-        clean
+        clean.into_owned()
     } else {
         let mut out: String = clean.chars().take(width.saturating_sub(1)).collect();
         out.push('…');
@@ -705,7 +705,7 @@ mod tests {
         assert_eq!(bar(1, 2, 4), "██░░");
         assert_eq!(bar(9, 2, 4), "████");
         assert_eq!(clip("abcdef", 4), "abc…");
-        assert_eq!(clip("a\nb", 4), "a?b");
+        assert_eq!(clip("a\nb", 6), "a\\x0ab");
         assert_eq!(percent(1, 3), " 33%");
     }
 }
