@@ -12,6 +12,7 @@
 //!     plan.jsonl                  one decision per line, in key order; {"op":"end"} when planned
 //!     done.jsonl                  {"k","d","dm"} copied/unchanged, {"k","x":true} deleted
 //!     failed.jsonl                one failure record per line
+//!     inflight.jsonl              {"k","s","t"} an object dispatched, {"k","u"} a multipart upload it opened
 //! ```
 //! `plan.jsonl` is written through a buffer and flushed every listing page; `done.jsonl` gets one
 //! `write` per completion (so `kill -9` loses nothing the kernel has) and an fsync every second.
@@ -217,6 +218,34 @@ pub struct Resumed {
     pub plan_lines: u64,
     pub plan_complete: bool,
     pub last_planned_key: Option<String>,
+    /// Objects the earlier run had sent on their way but not finished when it stopped (neither
+    /// done nor failed): a kill -9 or a crash leaves them. A resume settles them first.
+    pub in_flight: Vec<InFlight>,
+}
+
+/// An object in flight when a run stopped, as `inflight.jsonl` recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InFlight {
+    /// Relative to the run's prefixes, as in `done.jsonl`.
+    pub key: String,
+    pub size: u64,
+    /// When its copy was dispatched (ms since the epoch): a destination object written since,
+    /// of the same size, is that copy.
+    pub started_ms: i64,
+    /// Multipart uploads it created, none completed (an upload left open is billed).
+    pub uploads: Vec<String>,
+}
+
+/// One line of `inflight.jsonl`: a dispatch (`s`, `t`) or a multipart upload created (`u`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InFlightRecord {
+    k: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<String>,
 }
 
 impl Resumed {
@@ -237,6 +266,8 @@ pub struct Journal {
     /// The same open file as `done`, for fdatasync without holding the writers' lock.
     done_sync: File,
     failed: Mutex<File>,
+    /// What is sent on its way: one `write` per object (a kill -9 loses nothing the kernel has).
+    in_flight: Mutex<File>,
     /// Held open (and locked) while the run lives: one run per journal.
     _lock: File,
 }
@@ -347,7 +378,31 @@ fn read_resumed(run_dir: &Path) -> Result<(Resumed, u64), JournalError> {
     read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
         r.done.insert(fnv128(d.k.as_bytes()));
     })?;
+    r.in_flight = read_in_flight(run_dir, &r.done)?;
     Ok((r, good))
+}
+
+/// The dispatched objects that neither completed nor failed, with the uploads they opened.
+fn read_in_flight(run_dir: &Path, done: &std::collections::HashSet<u128>) -> Result<Vec<InFlight>, JournalError> {
+    let mut failed = std::collections::HashSet::new();
+    read_lines::<FailedRecord>(&run_dir.join("failed.jsonl"), |r| {
+        if let Some(k) = r.k {
+            failed.insert(fnv128(k.as_bytes()));
+        }
+    })?;
+    let mut open: std::collections::BTreeMap<String, InFlight> = std::collections::BTreeMap::new();
+    read_lines::<InFlightRecord>(&run_dir.join("inflight.jsonl"), |rec| {
+        let h = fnv128(rec.k.as_bytes());
+        if done.contains(&h) || failed.contains(&h) {
+            return;
+        }
+        let entry = open.entry(rec.k.clone()).or_insert_with(|| InFlight { key: rec.k.clone(), ..InFlight::default() });
+        if let (Some(s), Some(t)) = (rec.s, rec.t) {
+            (entry.size, entry.started_ms) = (s, t);
+        }
+        entry.uploads.extend(rec.u);
+    })?;
+    Ok(open.into_values().collect())
 }
 
 /// What an earlier run of `id` left, read without changing anything: a dry run (the console's
@@ -440,6 +495,7 @@ impl Journal {
             done_sync: done.try_clone().map_err(io(&done_path))?,
             done: Mutex::new(done),
             failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
+            in_flight: Mutex::new(append(&run_dir.join("inflight.jsonl"))?),
             run_dir,
             pair_dir,
             _lock: lock,
@@ -489,6 +545,24 @@ impl Journal {
 
     pub fn deleted(&self, key: &str) -> Result<(), JournalError> {
         self.done_line(&DoneRecord { k: key.to_string(), d: None, dm: None, x: true })
+    }
+
+    /// The copy of `key` (`size` bytes) is sent on its way now.
+    pub fn started(&self, key: &str, size: u64) -> Result<(), JournalError> {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64);
+        self.in_flight_line(&InFlightRecord { k: key.to_string(), s: Some(size), t: t.ok(), u: None })
+    }
+
+    /// The copy of `key` opened multipart upload `upload_id`.
+    pub fn upload(&self, key: &str, upload_id: &str) -> Result<(), JournalError> {
+        self.in_flight_line(&InFlightRecord { k: key.to_string(), s: None, t: None, u: Some(upload_id.to_string()) })
+    }
+
+    fn in_flight_line(&self, record: &InFlightRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(record).unwrap_or_default();
+        line.push('\n');
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes()).map_err(io(&self.run_dir.join("inflight.jsonl")))
     }
 
     /// A failure of the object `key` (relative to the run's prefixes, as in `done.jsonl`).

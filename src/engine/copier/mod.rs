@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod listing;
 pub mod object;
 pub mod retry;
+pub mod settle;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -548,6 +549,20 @@ pub async fn run_with(
         ctx: ctx.clone(),
     };
     unplanned.keep();
+    let mut resumed = resumed;
+    if let Some(r) = resumed.as_mut().filter(|r| !r.in_flight.is_empty() && !opts.dry_run) {
+        let pending = std::mem::take(&mut r.in_flight);
+        let s = settle::settle(&ctx, pending, &mut r.done).await;
+        emit(TransferEvent::Warning {
+            message: format!(
+                "the last run stopped with {} objects in flight: {} were already at the destination (journaled, not copied again), {} are copied again; {} open multipart uploads aborted",
+                s.copied + s.again,
+                s.copied,
+                s.again,
+                s.aborted
+            ),
+        });
+    }
     let planning = tokio::spawn(planner.run(resumed, index, listings, tx));
 
     let mut workers = JoinSet::new();
@@ -596,6 +611,10 @@ pub async fn run_with(
             p = limiter.acquire() => p,
             _ = stop.changed() => { interrupted = true; break }
         };
+        if let Task::Copy(o) | Task::Check(o) = &task {
+            // Before the first request: a kill -9 from here on leaves a line the resume settles.
+            ctx.record(|j| j.started(&o.key, o.size));
+        }
         workers.spawn(object::process(ctx.clone(), task, permit));
         while workers.try_join_next().is_some() {}
     }

@@ -54,8 +54,8 @@ pub enum Outcome {
 }
 
 /// A failure before it is turned into a [`Failure`] record.
-struct Failed {
-    error: OpError,
+pub(crate) struct Failed {
+    pub(crate) error: OpError,
     attempts: u32,
     op: &'static str,
 }
@@ -479,6 +479,8 @@ async fn multipart(
             op: "CreateMultipartUpload",
         });
     };
+    // Journaled at once: a run killed from here on leaves an open upload the resume aborts.
+    ctx.record(|j| j.upload(&o.key, &upload_id));
     ctx.emit(TransferEvent::LargeStarted { key: src_key.clone(), size: o.size, parts: count });
 
     let result = async {
@@ -587,19 +589,7 @@ async fn multipart(
         Ok(etag) => etag,
         Err(f) => {
             // Best effort: a failed upload must not leave parts behind (they cost storage).
-            let _p = ctx.limiter.acquire().await;
-            let _ = ctx
-                .call(Side::Destination, "AbortMultipartUpload", || {
-                    let req = ctx
-                        .dst
-                        .abort_multipart_upload()
-                        .bucket(&ctx.dst_bucket)
-                        .key(&dst_key)
-                        .upload_id(&upload_id)
-                        .set_expected_bucket_owner(ctx.dest_owner.clone());
-                    async move { req.send().await.map_err(op_error) }
-                })
-                .await;
+            abort_upload(ctx, &dst_key, &upload_id).await;
             return Err(f);
         }
     };
@@ -620,8 +610,29 @@ async fn multipart(
     }
 }
 
+/// Aborts a multipart upload of `dst_key`; whether S3 took the abort (one already completed or
+/// aborted is gone: NoSuchUpload).
+pub(crate) async fn abort_upload(ctx: &Ctx, dst_key: &str, upload_id: &str) -> bool {
+    let _p = ctx.limiter.acquire().await;
+    ctx.call(Side::Destination, "AbortMultipartUpload", || {
+        let req = ctx
+            .dst
+            .abort_multipart_upload()
+            .bucket(&ctx.dst_bucket)
+            .key(dst_key)
+            .upload_id(upload_id)
+            .set_expected_bucket_owner(ctx.dest_owner.clone());
+        async move { req.send().await.map_err(op_error) }
+    })
+    .await
+    .is_ok()
+}
+
 /// HEAD of a destination object, with the bucket-owner guard every destination call carries.
-async fn head_destination(ctx: &Arc<Ctx>, dst_key: &str) -> Res<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
+pub(crate) async fn head_destination(
+    ctx: &Arc<Ctx>,
+    dst_key: &str,
+) -> Res<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
     ctx.call(Side::Destination, "HeadObject (destination)", || {
         let req = ctx
             .dst
