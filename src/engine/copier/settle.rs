@@ -69,7 +69,9 @@ async fn destination_object(ctx: &Arc<Ctx>, dst_key: &str) -> Option<(Option<i64
 }
 
 pub(crate) async fn settle(ctx: &Arc<Ctx>, in_flight: Vec<InFlight>, done: &mut HashSet<u128>) -> Settled {
-    let results: Vec<(String, Option<(String, Option<i64>)>, u64)> = futures::stream::iter(in_flight)
+    // (key, its copy's ETag and last-modified time when it is at the destination, uploads aborted)
+    type Looked = (String, Option<(String, Option<i64>)>, u64);
+    let results: Vec<Looked> = futures::stream::iter(in_flight)
         .map(|f| async move {
             let dst_key = format!("{}{}", ctx.dst_prefix, f.key);
             let mut aborted = 0;
