@@ -25,6 +25,11 @@ still verify) and injects, for S3 requests only (the service in the signature's 
   --delay S          every S3 request waits S seconds before it is forwarded, all at once
                      (one thread each): a bucket in a far Region.
 
+Whatever the flags, it counts the writes the server took: "writes" maps each object path to the
+number of 2xx PutObject/CopyObject/CompleteMultipartUpload answers (a count above 1 is an object
+written twice), and "open_uploads" lists the multipart uploads created and neither completed nor
+aborted (an upload left open is billed).
+
 Prints {"port": N} once listening on 127.0.0.1; GET /__fault/stats returns the counters as
 JSON. Stops when stdin closes (the test process ended) or after --lifetime seconds.
 """
@@ -81,7 +86,29 @@ class State:
             "listings": 0,
             "redirects": 0,
             "expired_listings": 0,
+            "writes": {},
+            "open_uploads": [],
         }
+
+    def wrote(self, method, path, status, data):
+        """Counts a write the server took, and tracks multipart uploads opened and closed."""
+        parts = urllib.parse.urlsplit(path)
+        query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+        if status // 100 != 2:
+            return
+        with self.lock:
+            if method == "POST" and "uploads" in query:
+                m = re.search(rb"<UploadId>([^<]+)</UploadId>", data)
+                if m:
+                    self.stats["open_uploads"].append(m.group(1).decode())
+            elif "uploadId" in query and method in ("POST", "DELETE"):
+                upload = query["uploadId"][0]
+                if upload in self.stats["open_uploads"]:
+                    self.stats["open_uploads"].remove(upload)
+            if (method == "PUT" and "partNumber" not in query and "tagging" not in query) or (
+                method == "POST" and "uploadId" in query
+            ):
+                self.stats["writes"][parts.path] = self.stats["writes"].get(parts.path, 0) + 1
 
     def arrived(self, key, request):
         with self.lock:
@@ -157,10 +184,13 @@ def make_handler(state, upstream):
 
         def reply(self, status, headers, payload):
             self.send_response(status)
+            length = str(len(payload))
             for k, v in headers:
-                if k.lower() not in HOP and k.lower() != "content-length":
+                if k.lower() == "content-length" and self.command == "HEAD":
+                    length = v  # a HEAD answer has no body but says the object's length
+                elif k.lower() not in HOP and k.lower() != "content-length":
                     self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
@@ -209,6 +239,8 @@ def make_handler(state, upstream):
                 conn.endheaders(payload if payload else None)
                 resp = conn.getresponse()
                 data = resp.read()
+                if service == "s3":
+                    state.wrote(self.command, self.path, resp.status, data)
                 self.reply(resp.status, resp.getheaders(), data)
             finally:
                 conn.close()
