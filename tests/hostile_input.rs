@@ -19,6 +19,8 @@ async fn keys_with_control_characters_list_copy_and_print_escaped() {
     ];
     let mut objects: Vec<(String, Vec<u8>)> = hostile.iter().map(|k| (k.to_string(), k.as_bytes().to_vec())).collect();
     objects.push(("ctl/plain.txt".into(), b"plain".to_vec()));
+    // The longest key S3 takes, once under the destination prefix (prod/ is a byte longer).
+    objects.push((format!("ctl/{}", "k".repeat(1_019)), b"long".to_vec()));
     world::put_many(&moto().s3(PROD), &m.source_bucket, objects.clone()).await;
     let config = ws.write("migration.toml", &m.config_toml(&moto().endpoint, "ctl/")).display().to_string();
 
@@ -33,7 +35,7 @@ async fn keys_with_control_characters_list_copy_and_print_escaped() {
     // cp copies every one of them, bytes intact.
     let run = s3ferry(&ws, &["cp", "--config", &config, "--progress", "json"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.summary()["copied"], 6);
+    assert_eq!(run.summary()["copied"], 7);
     let lake = moto().s3(LAKE);
     for (key, body) in &objects {
         let dkey = format!("prod/{}", key.strip_prefix("ctl/").unwrap());
@@ -69,5 +71,35 @@ fn long_prefixes_and_broken_policy_files_are_usage_errors() {
         let run = s3ferry(&ws, &args);
         assert_eq!(run.code, 2, "{flag}: {}", run.stderr);
         assert!(run.stderr.contains("larger than"), "{flag}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_never_prints_the_external_id() {
+    let ws = support::Workspace::new();
+    let config = ws
+        .write(
+            "migration.toml",
+            "[source]\nbucket = \"prod-data\"\nregion = \"eu-west-2\"\nrole_arn = \"arn:aws:iam::111111111111:role/transfer\"\n\
+             external_id = \"SEKRET-ID-4711\"\nendpoint_url = \"http://127.0.0.1:9\"\n[destination]\nbucket = \"dl-raw\"\n",
+        )
+        .display()
+        .to_string();
+    let mut ws = ws;
+    ws.profile(
+        "default",
+        &support::Keys { access_key_id: "AKIDEXAMPLE".into(), secret_access_key: "wJalrEXAMPLEKEY".into() },
+    );
+    for args in [vec!["preflight", "--json"], vec!["whoami"], vec!["ls"], vec!["cp", "--headless"]] {
+        let mut all = args.clone();
+        all.extend(["--config", config.as_str()]);
+        let run = s3ferry(&ws, &all);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(!out.contains("SEKRET-ID-4711"), "{args:?} printed the external id:\n{out}");
+        assert!(!out.contains("wJalrEXAMPLEKEY"), "{args:?} printed the secret key:\n{out}");
+        assert!(
+            !out.contains("DispatchFailure {") && !out.contains("ConnectorError {"),
+            "{args:?}: a Debug dump:\n{out}"
+        );
     }
 }

@@ -303,15 +303,23 @@ async fn unreadable_destination_policies_are_unknown_and_files_fill_the_gap() {
     assert_eq!(o.check("destination.bucket_policy")["status"], "pass", "{}", o.text);
     assert_eq!(o.check("destination.key_policy")["status"], "pass", "{}", o.text);
 
-    // A malformed file fails with the parse location, and nothing panics.
+    // A malformed file is the operator's to fix, not the bucket's fault: a usage error (exit 2)
+    // naming the flag, the file and the parse location; nothing panics.
     let broken = ws.write(
         "broken.json",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Effect":"Deny"}]}"#,
     );
-    let o = preflight(&ws, &config, &["--dst-bucket-policy", broken.to_str().unwrap(), "--dst-key-policy", &kp_file]);
-    let c = o.check("destination.bucket_policy");
-    assert_eq!(c["status"], "fail", "{}", o.text);
-    assert!(c["detail"].to_string().contains("$.Statement[0]"), "{}", c["detail"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_s3ferry"))
+        .args(["preflight", "--json", "--config", &config, "--dst-bucket-policy", broken.to_str().unwrap()])
+        .args(["--dst-key-policy", &kp_file])
+        .env_clear()
+        .envs(ws.env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--dst-bucket-policy") && stderr.contains("$.Statement[0]"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report for a run that did not happen");
     ws.profile("unused", &m.auditor);
 }
 

@@ -62,7 +62,7 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
     let code = error_code(err).unwrap_or_else(|| "Error".into());
     let message = match err {
         SdkError::ServiceError(se) => se.err().message().unwrap_or_default().to_string(),
-        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+        other => crate::engine::errors::error_chain(other),
     };
     let d = denial::classify(&code, &message);
     check(id, "probes", Status::Fail, format!("{what}: {code}"))

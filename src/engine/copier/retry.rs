@@ -120,7 +120,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>, transport: bool) -> Cla
 pub fn op_error<E, R>(err: SdkError<E, R>) -> OpError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     let code = error_code(&err);
     let status = match &err {
@@ -137,7 +137,12 @@ where
         SdkError::ResponseError(_) => "ResponseError".to_string(),
         _ => "Error".to_string(),
     });
-    OpError { class, code, message: describe_sdk_error(&err) }
+    // The request id goes with the message: the error's detail and the export carry it.
+    let mut message = describe_sdk_error(&err);
+    if let Some(id) = err.raw_response().and_then(HasStatus::request_id) {
+        message.push_str(&format!(" (request id {id})"));
+    }
+    OpError { class, code, message }
 }
 
 /// [`op_error`] for HEAD requests, whose error answers carry no code: a bare 400 may be an
@@ -145,7 +150,7 @@ where
 pub fn head_error<E, R>(err: SdkError<E, R>) -> OpError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     let mut e = op_error(err);
     if e.class == Class::Fatal && e.code == "HTTP 400" {
