@@ -202,6 +202,10 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
                     eprintln!("s3ferry: interrupted: rerun the same command to resume");
                 }
                 let mismatches = end.verify.as_ref().is_some_and(|v| !v.mismatches.is_empty());
+                if let Some(n) = end.signal {
+                    // Stopped by SIGHUP, SIGTERM or Ctrl-C: 128 + the signal, as shells report it.
+                    return ExitCode::from(128 + n as u8);
+                }
                 if end.interrupted || failed > 0 || end.plan_error.is_some() || mismatches {
                     ExitCode::from(EXIT_FAILED)
                 } else {
@@ -220,6 +224,7 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
         Ok(cli::copy::Verdict::Credentials) => ExitCode::from(cli::copy::EXIT_CREDENTIALS),
         Ok(cli::copy::Verdict::TooManyFailures) => ExitCode::from(cli::copy::EXIT_MAX_FAILURES),
         Ok(cli::copy::Verdict::NotReady) => ExitCode::from(cli::copy::EXIT_NOT_READY),
+        Ok(cli::copy::Verdict::Signal(n)) => ExitCode::from(128 + n as u8),
         Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
         Err(e) => fail(EXIT_FAILED, &e.to_string()),
     }

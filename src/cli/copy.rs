@@ -20,7 +20,9 @@ pub const EXIT_HELP: &str = "Exit codes: 0 = every object in scope is at the des
 4 = credentials expire (or expired) and cannot renew: the run stopped before losing anything; \
 re-authenticate and rerun the same command to resume; \
 5 = --max-failures was reached: dispatching stopped (requests in flight finished, the journal is kept); \
-6 = --require-ready and the preflight is not READY: nothing was copied. \
+6 = --require-ready and the preflight is not READY: nothing was copied; \
+129, 130, 143 = stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM: the requests in flight finished and \
+the journal is saved; rerun the same command to resume. \
 In a terminal the console opens on the plan (y starts); --headless, or a stdout that is not a terminal, \
 runs without it.";
 
@@ -202,6 +204,8 @@ pub enum Verdict {
     TooManyFailures,
     /// `--require-ready` and the preflight is not READY: nothing ran.
     NotReady,
+    /// Stopped by this signal (2 SIGINT, 15 SIGTERM, 1 SIGHUP); the exit code is 128 + it.
+    Signal(i32),
 }
 
 pub use crate::engine::copier::resume_hint;
@@ -222,10 +226,21 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = stop_tx.clone();
+    let signalled = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let seen = signalled.clone();
     tokio::spawn(async move {
-        if let Some(name) = interrupted().await {
-            eprintln!("s3ferry: {name}: finishing the requests in flight; rerun to resume");
+        if let Some((name, number)) = interrupted().await {
+            eprintln!(
+                "s3ferry: {name}: finishing the requests in flight (a second signal leaves now); rerun to resume"
+            );
+            seen.store(number, std::sync::atomic::Ordering::SeqCst);
             let _ = stop_tx.send(true);
+            // The wait is the operator's to cut short: every finished copy is journaled already,
+            // and the resume settles what is left in flight.
+            if let Some((name, number)) = interrupted().await {
+                eprintln!("s3ferry: {name} again: leaving now; the resume settles what was in flight");
+                std::process::exit(128 + number);
+            }
         }
     });
     let mut too_many = false;
@@ -290,8 +305,11 @@ pub async fn run(
     if let Some(hint) = &halt_hint {
         eprintln!("s3ferry: {hint}");
     }
+    let signal = signalled.load(std::sync::atomic::Ordering::SeqCst);
     Ok(if outcome.halted.is_some() {
         Verdict::Credentials
+    } else if signal != 0 && outcome.interrupted {
+        Verdict::Signal(signal)
     } else if too_many {
         Verdict::TooManyFailures
     } else if complete {
@@ -303,15 +321,15 @@ pub async fn run(
 
 /// Waits for Ctrl-C, SIGTERM or SIGHUP (an SSH drop): each stops the run the same way, the
 /// requests in flight finishing and the journal saved, so a resume copies none of them again.
-async fn interrupted() -> Option<&'static str> {
+async fn interrupted() -> Option<(&'static str, i32)> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        return tokio::signal::ctrl_c().await.ok().map(|()| "interrupted");
+        return tokio::signal::ctrl_c().await.ok().map(|()| ("interrupted", 2));
     };
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r.ok().map(|()| "interrupted"),
-        _ = term.recv() => Some("SIGTERM"),
-        _ = hup.recv() => Some("SIGHUP"),
+        r = tokio::signal::ctrl_c() => r.ok().map(|()| ("interrupted", 2)),
+        _ = term.recv() => Some(("SIGTERM", 15)),
+        _ = hup.recv() => Some(("SIGHUP", 1)),
     }
 }
 

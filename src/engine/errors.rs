@@ -52,7 +52,17 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
-        let text = e.to_string();
+        let mut text = e.to_string();
+        // The SDK shows an error's metadata as `Error { code: .., message: .., aws_request_id: .. }`:
+        // keep what it says, not its shape.
+        if let Some(fields) = text.strip_prefix("Error {").and_then(|t| t.strip_suffix('}')) {
+            text = fields
+                .split(", ")
+                .filter_map(|f| f.trim().split_once(": "))
+                .map(|(k, v)| format!("{} {}", k.replace("aws_request_id", "request id"), v.trim_matches('"')))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
@@ -88,5 +98,35 @@ fn status_name(status: u16) -> String {
         405 => "MethodNotAllowed".to_string(),
         503 => "SlowDown".to_string(),
         s => format!("HTTP {s}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_chain_is_one_line_of_sentences_never_a_debug_shape() {
+        let inner = E(r#"Error { code: "AccessDenied", message: "not authorized", aws_request_id: "r-1" }"#, None);
+        let err = E("service error", Some(Box::new(E("unhandled error", Some(Box::new(inner))))));
+        assert_eq!(
+            error_chain(&err),
+            "service error: unhandled error: code AccessDenied, message not authorized, request id r-1"
+        );
+        let repeated = E("io error: refused", Some(Box::new(E("refused", None))));
+        assert_eq!(error_chain(&repeated), "io error: refused", "a cause already said is not said again");
     }
 }

@@ -76,6 +76,9 @@ pub struct TransferEnd {
     pub error: Option<String>,
     /// `--verify`'s report, when it ran.
     pub verify: Option<VerifyReport>,
+    /// The console stopped the run for a signal (1 SIGHUP, 2 Ctrl-C, 15 SIGTERM): the exit code
+    /// is 128 + it. Set by the console, not the engine.
+    pub signal: Option<i32>,
 }
 
 /// How often the credential countdown is re-checked against the SDK's cache.
@@ -303,6 +306,7 @@ fn spawn_transfer(
                 plan_error: o.plan_error,
                 error: None,
                 verify: o.verify,
+                signal: None,
             },
             Err(e) => TransferEnd { dry_run: opts.dry_run, error: Some(e.to_string()), ..TransferEnd::default() },
         };

@@ -314,8 +314,12 @@ fn session_name() -> String {
 
 fn explain_identity_failure(access: &Access, detail: &str) -> String {
     let mut out = detail.to_string();
+    // STS's refusal of AssumeRole reaches us inside the credential provider's error; some
+    // services (moto) answer it without a code the SDK can parse, so a service error while
+    // loading role credentials counts too.
+    let assume_refused = detail.contains("loading credentials") && detail.contains("service error");
     if let Some(role) = &access.role
-        && (detail.contains("AccessDenied") || detail.contains("not authorized"))
+        && (detail.contains("AccessDenied") || detail.contains("not authorized") || assume_refused)
     {
         out.push_str(&format!(
             ". The base credentials may not assume {}: its trust policy must name the caller, and the caller needs sts:AssumeRole on it",

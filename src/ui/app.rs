@@ -125,6 +125,8 @@ pub async fn run_transfer(
     let state = run_loop(state, engine, events, pending).await?;
     print_summary(&state);
     let failed = state.dashboard.progress.failed;
+    // Ctrl-C in a run is a key in the console's raw mode; it counts as SIGINT all the same.
+    let signal = state.signal.or(state.dashboard.quit_when_stopped.then_some(2).filter(|_| state.ctrl_c));
     let end = match state.dashboard.phase {
         RunPhase::Ended(end) => Some(end),
         RunPhase::Halted { hint } => Some(TransferEnd {
@@ -136,7 +138,7 @@ pub async fn run_transfer(
         RunPhase::Running | RunPhase::Cancelling => Some(TransferEnd { interrupted: true, ..TransferEnd::default() }),
         RunPhase::Idle => None,
     };
-    Ok(end.map(|e| (e, failed)))
+    Ok(end.map(|e| (TransferEnd { signal: signal.filter(|_| e.interrupted), ..e }, failed)))
 }
 
 async fn run_loop(
@@ -196,7 +198,7 @@ async fn run_loop(
                 Some(Ok(_)) => continue,
                 // The terminal is gone (an SSH drop can close it before SIGHUP arrives): stop
                 // the run as the signal would.
-                Some(Err(_)) | None => return Ok(stop_run(state, &engine, &mut events).await),
+                Some(Err(_)) | None => return Ok(stop_run(state, &engine, &mut events, 1).await),
             },
             _ = tokio::time::sleep_until(redraw_at), if dirty => continue,
             Some(event) = events.recv() => Msg::Engine(event),
@@ -208,8 +210,8 @@ async fn run_loop(
             }
             // An SSH drop sends SIGHUP: stop the run as a cancel would (requests in flight
             // finish, the journal is saved), then leave the terminal as we found it.
-            _ = hangup.recv() => return Ok(stop_run(state, &engine, &mut events).await),
-            _ = terminate.recv() => return Ok(stop_run(state, &engine, &mut events).await),
+            _ = hangup.recv() => return Ok(stop_run(state, &engine, &mut events, 1).await),
+            _ = terminate.recv() => return Ok(stop_run(state, &engine, &mut events, 15).await),
         };
         pending = update(&mut state, msg);
         // Pages and transfer events arrive in bursts: fold everything already queued into one
@@ -232,10 +234,12 @@ async fn stop_run(
     mut state: AppState,
     engine: &mpsc::UnboundedSender<crate::engine::runner::EngineCommand>,
     events: &mut mpsc::UnboundedReceiver<crate::engine::events::EngineEvent>,
+    signal: i32,
 ) -> AppState {
     if !state.dashboard.active() {
         return state;
     }
+    state.signal = Some(signal);
     let _ = engine.send(crate::engine::runner::EngineCommand::Cancel);
     state.dashboard.phase = RunPhase::Cancelling;
     let until = tokio::time::Instant::now() + STOP_WAIT;

@@ -40,6 +40,10 @@ pub struct AppState {
     pub next_request: u64,
     /// A one-line answer to the last key (browse, plan), shown in the footer.
     pub message: Option<String>,
+    /// The signal (1 SIGHUP, 15 SIGTERM) that stopped a run, for the exit code.
+    pub signal: Option<i32>,
+    /// Ctrl-C stopped a run (the exit code says SIGINT).
+    pub ctrl_c: bool,
     /// The ticket of the latest plan or run asked for: events of older ones are dropped.
     pub ticket: u64,
     /// The destination pane follows the source pane's prefix (`f`).
@@ -64,6 +68,8 @@ impl AppState {
             now,
             next_request: 1,
             message: None,
+            signal: None,
+            ctrl_c: false,
             ticket: 0,
             follow: false,
             too_small: false,

@@ -171,6 +171,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
 fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
     if ctrl_c {
+        state.ctrl_c |= state.dashboard.active();
         return interrupt(&mut state.dashboard);
     }
     if state.too_small {
