@@ -17,24 +17,7 @@ use support::{LAKE, PROD, Workspace, moto};
 const SECS_60: Duration = Duration::from_secs(60);
 
 async fn keys_under(bucket: &str, prefix: &str) -> Vec<String> {
-    let lake = moto().s3(LAKE);
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = lake
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("list the destination");
-        out.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            return out;
-        }
-    }
+    world::keys(&moto().s3(LAKE), bucket, prefix).await
 }
 
 async fn role_policy(m: &Migration, name: &str, statements: Option<serde_json::Value>) {

@@ -102,27 +102,6 @@ async fn put_all(s3: &aws_sdk_s3::Client, bucket: &str, objects: &[Object]) {
     futures::stream::iter(objects).for_each_concurrent(32, |o| put_object(s3, bucket, o)).await;
 }
 
-/// Every key under `prefix` in a bucket.
-async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("list");
-        out.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            return out;
-        }
-    }
-}
-
 async fn body(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
     let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {key}: {e:?}"));
     out.body.collect().await.unwrap().into_bytes().to_vec()
@@ -231,7 +210,7 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     allow_role(&m, "delete", json!([{"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": format!("arn:aws:s3:::{}/prod/*", m.destination_bucket)}])).await;
 
     // Dry run: the plan, and nothing written.
-    let before = keys(&lake, &m.destination_bucket, "prod/").await;
+    let before = world::keys(&lake, &m.destination_bucket, "prod/").await;
     let run = s3ferry(&ws, &["sync", "--delete", "--dry-run", "--config", &config, "--progress", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut plan: Vec<(String, String)> = run
@@ -249,7 +228,7 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
             ("delete".into(), "prod/extra.txt".into())
         ]
     );
-    assert_eq!(keys(&lake, &m.destination_bucket, "prod/").await, before, "a dry run writes nothing");
+    assert_eq!(world::keys(&lake, &m.destination_bucket, "prod/").await, before, "a dry run writes nothing");
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"plus");
 
     // Pages of 2 keys: the two sides' listings and the verification meet at page boundaries.
@@ -261,7 +240,7 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     assert_eq!(s["verify"]["mismatches"], json!([]), "{s}");
     assert_eq!(s["verify"]["checked"], objects.len() + 1);
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"PLUS");
-    assert!(!keys(&lake, &m.destination_bucket, "prod/").await.contains(&"prod/extra.txt".to_string()));
+    assert!(!world::keys(&lake, &m.destination_bucket, "prod/").await.contains(&"prod/extra.txt".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -29,26 +29,6 @@ fn summary(ws: &Workspace, args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), s, stderr)
 }
 
-async fn count(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> usize {
-    let mut n = 0;
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("list");
-        n += page.contents().len();
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            return n;
-        }
-    }
-}
-
 fn lines_in(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
@@ -93,7 +73,7 @@ async fn resume_after_kill_copies_only_the_rest() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     let lake = moto().s3(LAKE);
-    let at_destination = count(&lake, &m.destination_bucket, "prod/").await;
+    let at_destination = world::keys(&lake, &m.destination_bucket, "prod/").await.len();
     let journal = std::fs::read_dir(ws.path().join(".s3ferry"))
         .unwrap()
         .flatten()
@@ -131,7 +111,7 @@ async fn resume_after_kill_copies_only_the_rest() {
     let settled = s["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("objects in flight"));
     assert!(settled, "the resume says what it settled: {s}");
     assert_eq!(s["failed"], 0);
-    assert_eq!(count(&lake, &m.destination_bucket, "prod/").await, OBJECTS);
+    assert_eq!(world::keys(&lake, &m.destination_bucket, "prod/").await.len(), OBJECTS);
     assert!(!journal.exists(), "a finished run retires its journal");
 
     // Third run: a fresh sync that knows every object from the identity index.

@@ -191,26 +191,46 @@ pub struct RetryReasons {
     pub other: u64,
 }
 
+/// S3's (and STS's) codes for "slow down": the copier backs off and lowers concurrency.
+pub const THROTTLE_CODES: &[&str] = &[
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequests",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestThrottledException",
+];
+/// Codes for credentials that expired under a request: renew and send it again.
+pub const EXPIRED_CODES: &[&str] = &["ExpiredToken", "ExpiredTokenException", "InvalidToken", "TokenRefreshRequired"];
+/// Transient server trouble worth another try.
+pub const SERVER_CODES: &[&str] = &[
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "OperationAborted",
+    "IncompleteBody",
+    "ReadError",
+    "HTTP 500",
+    "HTTP 502",
+    "HTTP 504",
+];
+
 impl RetryReasons {
     /// Counts one retry by its error code (S3's, or the copier's name for a transport error).
     pub fn count(&mut self, code: &str) {
-        let slot = match code {
-            "SlowDown"
-            | "Throttling"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "TooManyRequests"
-            | "TooManyRequestsException"
-            | "RequestThrottled"
-            | "RequestThrottledException"
-            | "HTTP 503"
-            | "HTTP 429" => &mut self.throttle,
-            "ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "TokenRefreshRequired" | "HTTP 400" => {
-                &mut self.expiry
-            }
-            "RequestTimeout" | "RequestTimeoutException" | "Timeout" => &mut self.timeout,
-            "InternalError" | "ServiceUnavailable" | "HTTP 500" | "HTTP 502" | "HTTP 504" => &mut self.server,
-            _ => &mut self.other,
+        let slot = if THROTTLE_CODES.contains(&code) || matches!(code, "HTTP 503" | "HTTP 429") {
+            &mut self.throttle
+        } else if EXPIRED_CODES.contains(&code) || code == "HTTP 400" {
+            &mut self.expiry
+        } else if code.contains("Timeout") {
+            &mut self.timeout
+        } else if SERVER_CODES.contains(&code) {
+            &mut self.server
+        } else {
+            &mut self.other
         };
         *slot += 1;
     }

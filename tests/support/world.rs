@@ -88,6 +88,27 @@ pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>
 
 /// Many objects, a bounded number at a time: the emulator is one process on a shared machine, and
 /// thousands of simultaneous requests only make it time out.
+/// Every key under `prefix` in a bucket, all pages.
+pub async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list");
+        out.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
 pub async fn put_many(s3: &aws_sdk_s3::Client, bucket: &str, objects: impl IntoIterator<Item = (String, Vec<u8>)>) {
     use futures::StreamExt;
     futures::stream::iter(objects)

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::core::progress::{EXPIRED_CODES, SERVER_CODES, THROTTLE_CODES};
 use crate::engine::errors::{HasStatus, describe_sdk_error, error_code};
 
 /// Attempts per request for ordinary retryable errors (throttles included).
@@ -80,31 +81,9 @@ impl OpError {
 /// Classifies by S3 error code, then HTTP status, then transport failure.
 pub fn classify(code: Option<&str>, status: Option<u16>, transport: bool) -> Class {
     match code {
-        Some(
-            "SlowDown"
-            | "Throttling"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "TooManyRequests"
-            | "TooManyRequestsException"
-            | "RequestThrottled"
-            | "RequestThrottledException",
-        ) => return Class::Throttle,
-        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidToken" | "TokenRefreshRequired") => {
-            return Class::Expired;
-        }
-        Some(
-            "InternalError"
-            | "ServiceUnavailable"
-            | "RequestTimeout"
-            | "RequestTimeoutException"
-            | "OperationAborted"
-            | "IncompleteBody"
-            | "ReadError"
-            | "HTTP 500"
-            | "HTTP 502"
-            | "HTTP 504",
-        ) => return Class::Retry,
+        Some(c) if THROTTLE_CODES.contains(&c) => return Class::Throttle,
+        Some(c) if EXPIRED_CODES.contains(&c) => return Class::Expired,
+        Some(c) if SERVER_CODES.contains(&c) => return Class::Retry,
         _ => {}
     }
     match status {
