@@ -4,7 +4,7 @@
 
 mod screen;
 
-use screen::{key, render, text};
+use screen::{ended, key, render, text};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::KeyCode;
@@ -24,12 +24,6 @@ use s3ferry::ui::state::{AppState, Screen};
 use s3ferry::ui::update::{start, update};
 
 const NOW: u64 = 1_764_094_860;
-
-/// The end of the current plan or run, as the engine reports it.
-fn ended(s: &mut AppState, end: TransferEnd) -> Vec<Command> {
-    let ticket = s.ticket;
-    update(s, Msg::Engine(EngineEvent::TransferEnded(ticket, end)))
-}
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)

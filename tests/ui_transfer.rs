@@ -3,7 +3,7 @@
 
 mod screen;
 
-use screen::{key, render, text};
+use screen::{ended, engine, key, render, text};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::KeyCode;
@@ -25,18 +25,6 @@ use s3ferry::ui::update::{start_transfer, update};
 
 const NOW: u64 = 1_764_094_860; // 2025-11-25 18:21 UTC
 const MIB: u64 = 1 << 20;
-
-/// The end of the current plan or run, as the engine reports it.
-fn ended(s: &mut AppState, end: TransferEnd) -> Vec<Command> {
-    let ticket = s.ticket;
-    update(s, Msg::Engine(EngineEvent::TransferEnded(ticket, end)))
-}
-
-/// An event of the current plan or run.
-fn engine(s: &mut AppState, event: TransferEvent) -> Vec<Command> {
-    let ticket = s.ticket;
-    update(s, Msg::Engine(EngineEvent::Transfer(ticket, event)))
-}
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)

@@ -5,6 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use s3ferry::core::progress::TransferEvent;
+use s3ferry::engine::events::EngineEvent;
+use s3ferry::engine::runner::TransferEnd;
 use s3ferry::ui::msg::{Command, Msg};
 use s3ferry::ui::screens::frame;
 use s3ferry::ui::state::AppState;
@@ -26,4 +29,16 @@ pub fn text(buffer: &Buffer) -> Vec<String> {
 /// One key press through `update`.
 pub fn key(state: &mut AppState, code: KeyCode) -> Vec<Command> {
     update(state, Msg::Key(KeyEvent::from(code)))
+}
+
+/// The end of the current plan or run, as the engine reports it (with the current ticket).
+pub fn ended(s: &mut AppState, end: TransferEnd) -> Vec<Command> {
+    let ticket = s.ticket;
+    update(s, Msg::Engine(EngineEvent::TransferEnded(ticket, end)))
+}
+
+/// An event of the current plan or run.
+pub fn engine(s: &mut AppState, event: TransferEvent) -> Vec<Command> {
+    let ticket = s.ticket;
+    update(s, Msg::Engine(EngineEvent::Transfer(ticket, event)))
 }
