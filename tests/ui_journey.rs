@@ -222,8 +222,8 @@ fn the_plan_shows_its_scope_what_is_done_and_the_preflight_and_asks_before_a_blo
         "│Prices: aws.amazon.com/s3/pricing + aws.amazon.com/kms/pricing, 2026-11-25    │",
         "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │",
         "│Creds     source … · destination …                                            │",
-        "│The run continues the earlier plan: objects added since it was made are not in│",
-        "│it (--fresh plans anew).                                                      │",
+        "│The run continues the earlier plan: objects added since are not in it; once it│",
+        "│ends, the next plan lists anew.                                               │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         " y start · r plan again · p preflight · Esc back · ? help · q quit              ",
     ];
@@ -251,8 +251,8 @@ fn the_plan_shows_its_scope_what_is_done_and_the_preflight_and_asks_before_a_blo
         "│Prices: aws.amazon.com/s3/pricing + aws.amazon.com/kms/pricing, 2026-11-25    │",
         "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │",
         "│Creds     source … · destination …                                            │",
-        "│The run continues the earlier plan: objects added since it was made are not in│",
-        "│it (--fresh plans anew).                                                      │",
+        "│The run continues the earlier plan: objects added since are not in it; once it│",
+        "│ends, the next plan lists anew.                                               │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         " y start anyway · any other key back to the plan                                ",
     ];
@@ -650,4 +650,36 @@ fn the_guard_waits_behind_open_popups_and_q_never_abandons_requests_in_flight() 
     render(&mut s, 40, 10);
     assert!(key(&mut s, KeyCode::Char('c')).is_empty());
     assert_eq!(key(&mut s, KeyCode::Char('q')), [Command::Engine(EngineCommand::Cancel)]);
+}
+
+#[test]
+fn what_a_first_walk_through_found() {
+    // p p quickly: two toggles, whether or not the engine has confirmed the first.
+    let mut s = running_blocked();
+    assert_eq!(key(&mut s, KeyCode::Char('p')), [Command::Engine(EngineCommand::Pause(true))]);
+    assert_eq!(key(&mut s, KeyCode::Char('p')), [Command::Engine(EngineCommand::Pause(false))]);
+
+    // When a run ends, the destination pane lists again: what the run wrote shows.
+    let commands = ended(&mut s, TransferEnd::default());
+    let relisted = |c: &Command| matches!(c, Command::Engine(EngineCommand::List { side: Side::Destination, .. }));
+    assert!(commands.iter().any(relisted), "{commands:?}");
+    // r on a finished run says why nothing happens.
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.dashboard.message.as_deref().unwrap().starts_with("nothing to resume"));
+
+    // A filter on and nothing marked: c does not plan more than the pane shows.
+    let mut s = browsing();
+    key(&mut s, KeyCode::Char('/'));
+    key(&mut s, KeyCode::Char('1'));
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Char('c')).is_empty());
+    assert!(s.message.as_deref().unwrap().starts_with("a filter is on"), "{:?}", s.message);
+
+    // Nothing marked at a bucket's root: the plan says it covers the whole bucket.
+    let mut s = console();
+    let request = s.pane(Side::Source).request;
+    s.pane_mut(Side::Source).accept_page(request, vec![Entry::Prefix { prefix: "daily/".into() }], false);
+    key(&mut s, KeyCode::Char('c'));
+    let warnings = &s.plan.as_ref().unwrap().warnings;
+    assert_eq!(warnings, &["nothing was marked: this plan covers the whole bucket s3://prod-data".to_string()]);
 }

@@ -11,6 +11,7 @@ use ratatui::style::Color;
 use s3ferry::core::cost::PriceTable;
 use s3ferry::core::credentials::{CredentialSource, classify};
 use s3ferry::core::listing::Location;
+use s3ferry::core::plan::Reason;
 use s3ferry::core::progress::{Failure, Halt, Method, Mode, Planned, TransferEvent, WriteSettings};
 use s3ferry::core::scope::{Pair, Request};
 use s3ferry::core::side::Side;
@@ -102,10 +103,10 @@ fn planned_with(rate: Option<f64>, source: CredentialSource) -> AppState {
     send(&mut s, TransferEvent::Listed { side: Side::Source, objects: 1_302 });
     send(&mut s, TransferEvent::Listed { side: Side::Destination, objects: 300 });
     for i in 0..1_000 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_000 + i, reason: None });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1_000 + i, reason: Some(Reason::New) });
     }
     for _ in 0..2 {
-        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1 << 30, reason: None });
+        send(&mut s, TransferEvent::Planned { action: Planned::Copy, bytes: 1 << 30, reason: Some(Reason::Changed) });
     }
     for _ in 0..300 {
         send(&mut s, TransferEvent::Planned { action: Planned::Skip, bytes: MIB, reason: None });
@@ -133,6 +134,7 @@ fn plan_screen_at_80x24_cell_for_cell() {
         "│Plan complete: y starts the run (asks first: preflight), Esc goes back        │",
         "│Preflight not finished yet                                                    │",
         "│To copy   1,002 objects, 2.0 GiB · to skip 300 objects, 300.0 MiB             │",
+        "│          new 1,000 · changed 2 · to check 0 · unchanged 300                  │",
         "│Sizes     1,000 single copy · 2 multipart (128 parts)                         │",
         "│Requests                 count        cost                                    │",
         "│COPY/PUT                 1,132      <$0.01                                    │",
@@ -149,15 +151,14 @@ fn plan_screen_at_80x24_cell_for_cell() {
         "│  - use credentials that renew (role_arn + source_profile, SSO, instance role)│",
         "│  - raise session_duration (up to the role's maximum; 1 h when chaining)      │",
         "│  - narrow the run with --include/--exclude and run it in pieces              │",
-        "│  - start anyway: it stops before expiry, keeps the journal; r resumes        │",
         "└──────────────────────────────────────────────────────────────────────────────┘",
         " y start · r plan again · p preflight · Esc back · ? help · q quit              ",
     ];
     assert_eq!(text(&b), expected);
     // Countdown colours: under an hour yellow, over an hour green.
-    assert_eq!(b[(18, 16)].fg, Color::Yellow);
-    assert_eq!(b[(48, 16)].fg, Color::Green);
-    assert_eq!(b[(1, 17)].fg, Color::Yellow, "the expiry warning");
+    assert_eq!(b[(18, 17)].fg, Color::Yellow);
+    assert_eq!(b[(48, 17)].fg, Color::Green);
+    assert_eq!(b[(1, 18)].fg, Color::Yellow, "the expiry warning");
     assert_eq!(b[(1, 3)].fg, Color::Yellow, "a preflight that has not passed is not green");
 }
 
@@ -165,8 +166,8 @@ fn plan_screen_at_80x24_cell_for_cell() {
 fn plan_without_a_rate_warns_that_the_run_length_is_unknown() {
     let mut s = planned(None);
     let lines = text(&render(&mut s, 80, 24));
-    assert_eq!(lines[15], "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │");
-    assert_eq!(lines[17], "│! Source credentials cannot renew: 0:45:00 left; the run's length is unknown  │");
+    assert_eq!(lines[16], "│ETA       shown on the dashboard once the run has a rate (or pass --rate)     │");
+    assert_eq!(lines[18], "│! Source credentials cannot renew: 0:45:00 left; the run's length is unknown  │");
     // With renewing credentials on both sides there is no warning at all.
     let mut s = planned_with(None, CredentialSource::Sso);
     let lines = text(&render(&mut s, 80, 24)).join("\n");

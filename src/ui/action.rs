@@ -86,6 +86,7 @@ pub const KEYMAP: &[Binding] = &[
     b("f", "destination pane follows the source prefix (toggle)", Action::Follow, &[BR]),
     b("/", "filter the pane or error table (Enter keeps)", Action::Filter, &[BR, DA]),
     b("p", "switch between browse and preflight", Action::Preflight, &[BR, PF]),
+    b("p", "open the preflight", Action::Preflight, &[PL]),
     b("y", "start the run (asks again if preflight is not READY)", Action::Yes, &[PL]),
     b("r", "plan again", Action::Rerun, &[PL]),
     b("p", "pause or resume dispatching new objects", Action::Pause, &[DA]),

@@ -116,6 +116,7 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
                 plan.apply(&e);
             } else if state.dashboard.active() && state.dashboard.observe(&e, state.now) {
                 // The guard tripped: hold dispatching until the operator chooses.
+                state.dashboard.pause_asked = true;
                 return vec![Command::Engine(EngineCommand::Pause(true))];
             }
         }
@@ -126,6 +127,11 @@ fn on_engine(state: &mut AppState, event: EngineEvent) -> Vec<Command> {
                 }
             } else {
                 state.dashboard.ended(end, state.now);
+                // What the run wrote shows in the destination pane without a manual refresh.
+                let at = state.pane(Side::Destination).location.clone();
+                if at != Location::Buckets {
+                    return vec![list(state, Side::Destination, at)];
+                }
             }
         }
         EngineEvent::Connected { side, info } => state.pane_mut(side).connection = Connection::Connected(info),
@@ -177,7 +183,16 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
     if state.too_small {
         // The screen says only that it is too small: no key but quit may act unseen, and a
         // question it cannot show is not asked: q in a run stops it as Ctrl-C does.
-        return if key.code == KeyCode::Char('q') { interrupt(&mut state.dashboard) } else { Vec::new() };
+        if key.code != KeyCode::Char('q') {
+            return Vec::new();
+        }
+        let commands = interrupt(&mut state.dashboard);
+        if state.dashboard.quit_when_stopped {
+            state.dashboard.message = Some(
+                "q on a screen too small to ask: stopping; requests in flight finish and the journal is saved".into(),
+            );
+        }
+        return commands;
     }
     state.message = None;
     if state.screen == Screen::Dashboard
@@ -411,6 +426,7 @@ fn dashboard_modal(state: &mut AppState, key: KeyEvent) -> Option<Vec<Command>> 
         return Some(match key.code {
             KeyCode::Char('r') => {
                 d.tripped = None;
+                d.pause_asked = false;
                 d.guard.override_once();
                 d.message = Some("resumed: the guard stops the run again only if failures fill a window".into());
                 vec![Command::Engine(EngineCommand::Pause(false))]
@@ -479,7 +495,10 @@ fn dashboard_screen(state: &mut AppState, action: Action) -> Vec<Command> {
     }
     match action {
         Action::Pause if d.phase == RunPhase::Running => {
-            return vec![Command::Engine(EngineCommand::Pause(!d.progress.paused))];
+            // Toggle what was asked last: two quick presses are two toggles, whether or not the
+            // engine has answered the first yet.
+            d.pause_asked = !d.pause_asked;
+            return vec![Command::Engine(EngineCommand::Pause(d.pause_asked))];
         }
         Action::Cancel if d.phase == RunPhase::Running => d.confirm_cancel = true,
         Action::Rerun if matches!(d.phase, RunPhase::Halted { .. }) || d.interrupted() => {
@@ -491,6 +510,9 @@ fn dashboard_screen(state: &mut AppState, action: Action) -> Vec<Command> {
             return again(d, now, "retrying the failed objects: the journal skips what is done");
         }
         Action::Retry => d.message = Some("nothing failed: nothing to retry".into()),
+        Action::Rerun if d.over() => {
+            d.message = Some("nothing to resume: the run finished (R retries failed objects, if any)".into())
+        }
         Action::Open if d.view == crate::ui::screens::dashboard::ErrorView::List && !d.visible().is_empty() => {
             d.detail = Some(d.selected)
         }
@@ -702,10 +724,20 @@ fn plan_scope(state: &mut AppState, mode: Mode) -> Vec<Command> {
         return Vec::new();
     };
     let marks: Vec<String> = pane.marks.keys().cloned().collect();
+    if marks.is_empty() && !pane.filter.value().is_empty() {
+        // The filter only narrows what is shown: planning "the prefix on screen" would take
+        // more than the operator sees.
+        state.message =
+            Some("a filter is on: mark what to copy with Space (or Esc clears the filter), then c or s".into());
+        return Vec::new();
+    }
     let Some(plan) = &mut state.plan else { return Vec::new() };
     match plan.setup.pair.scope_at(&bucket, &prefix, &marks) {
         Ok(scope) => {
             plan.plan(Request { mode, scope });
+            if marks.is_empty() && prefix.is_empty() {
+                plan.warnings.push(format!("nothing was marked: this plan covers the whole bucket s3://{bucket}"));
+            }
             state.screen = Screen::Plan;
             vec![Command::Engine(EngineCommand::Plan(plan.request.clone()))]
         }

@@ -73,6 +73,8 @@ pub struct DashboardState {
     pub view: ErrorView,
     /// The error whose detail is open (an index into the visible failures).
     pub detail: Option<usize>,
+    /// What the operator last asked of the pause (the engine confirms with an event).
+    pub pause_asked: bool,
     /// When the current run (or resume) started; the reducer's clock counts from here.
     pub started: SystemTime,
     pub history: History,
@@ -104,6 +106,7 @@ impl Default for DashboardState {
             confirm_quit: false,
             view: ErrorView::List,
             detail: None,
+            pause_asked: false,
             started: SystemTime::UNIX_EPOCH,
             history: History::default(),
             phase: RunPhase::Idle,
@@ -137,6 +140,7 @@ impl DashboardState {
         self.phase = RunPhase::Running;
         self.confirm_cancel = false;
         self.confirm_quit = false;
+        self.pause_asked = false;
         self.selected = 0;
         self.detail = None;
         self.message = None;

@@ -259,8 +259,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
     }
     lines.push(Line::raw(copy));
     let compared = state.new_objects + state.changed_objects > 0;
+    let planned = state.phase == PlanPhase::Ready || compared;
     match state.setup.mode {
-        Mode::Sync if compared => lines.push(Line::raw(format!(
+        Mode::Sync if planned && !state.resumed => lines.push(Line::raw(format!(
             "          new {} · changed {} · to check {} · unchanged {}",
             format_count(state.new_objects),
             format_count(state.changed_objects),
@@ -352,7 +353,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
         lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
     }
     let note = if state.resumed {
-        "The run continues the earlier plan: objects added since it was made are not in it (--fresh plans anew)."
+        "The run continues the earlier plan: objects added since are not in it; once it ends, the next plan lists anew."
     } else {
         "The run lists again (what changed since this plan is caught); the journal skips what is done."
     };
