@@ -181,7 +181,7 @@ fn enter_descends_backspace_goes_up_and_stale_pages_are_dropped() {
     let lines = text(&render(&mut s, 80, 24));
     assert!(lines[6].starts_with("│s3://prod-data/models/ "), "{}", lines[6]);
     assert!(lines[7].starts_with("│m.bin "), "{}", lines[7]);
-    assert!(lines[21].starts_with("│1 entries "), "{}", lines[21]);
+    assert!(lines[21].starts_with("│1 entry "), "{}", lines[21]);
     // Enter on an object asks for its details (tests/ui_journey.rs); Esc closes them.
     let details = key(&mut s, KeyCode::Enter);
     assert!(matches!(details.as_slice(), [Command::Engine(EngineCommand::Details { request: 4, .. })]), "{details:?}");

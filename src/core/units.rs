@@ -88,6 +88,11 @@ pub fn format_size(bytes: u64) -> String {
 }
 
 /// A count with thousands separators: 1234567 -> "1,234,567".
+/// "1 object", "2,110 objects": a count with its noun, singular for one.
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", format_count(n), if n == 1 { one } else { many })
+}
+
 pub fn format_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

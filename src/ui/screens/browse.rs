@@ -11,7 +11,7 @@ use tui_input::Input;
 
 use crate::core::listing::{Entry, Location, ObjectDetails, SortBy, printable};
 use crate::core::side::Side;
-use crate::core::units::{format_count, format_size};
+use crate::core::units::{count_of, format_count, format_size};
 use crate::engine::session::SessionInfo;
 use crate::ui::widgets::countdown::countdown;
 
@@ -299,7 +299,9 @@ fn footer_line(pane: &PaneState, width: usize) -> Line<'static> {
         return Line::styled(fit(&text, width), Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     }
     let loaded = pane.loaded();
-    let noun = if matches!(pane.location, Location::Buckets) { "buckets" } else { "entries" };
+    let (one, many) =
+        if matches!(pane.location, Location::Buckets) { ("bucket", "buckets") } else { ("entry", "entries") };
+    let noun = if loaded == 1 { one } else { many };
     let mut status =
         if pane.loading { format!("{loaded} {noun} loaded, listing…") } else { format!("{loaded} {noun}") };
     if pane.sort != SortBy::Name {
@@ -317,7 +319,7 @@ fn detail_line(pane: &PaneState, width: usize) -> Line<'static> {
             (None, false) => " · counting… (Esc stops)".to_string(),
         };
         let name = t.prefix.strip_prefix(pane.parent_prefix()).unwrap_or(&t.prefix);
-        let text = format!("{name}: {} objects, {}{state}", format_count(t.objects), format_size(t.bytes));
+        let text = format!("{name}: {}, {}{state}", count_of(t.objects, "object", "objects"), format_size(t.bytes));
         return Line::styled(fit(&text, width), Style::default().fg(Color::Yellow));
     }
     let text = match pane.selected_entry() {
@@ -421,23 +423,35 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Truncates to `width` characters with an ellipsis, so long keys never wrap a row.
+/// Truncates to `width` terminal columns with an ellipsis, so long keys never wrap a row. CJK
+/// characters and most emoji take two columns: counting characters would push the columns
+/// that follow out of line.
 pub fn fit(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count <= width {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.width() <= width {
         return text.to_string();
     }
     if width == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(width - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
     out.push('…');
     out
 }
 
+/// Pads to `width` terminal columns.
 fn pad(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    format!("{text}{}", " ".repeat(width.saturating_sub(count)))
+    use unicode_width::UnicodeWidthStr;
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
 #[cfg(test)]
@@ -457,6 +471,24 @@ mod tests {
         assert_eq!(fit("abc", 4), "abc");
         assert_eq!(fit("ünïcödé", 3), "ün…");
         assert_eq!(fit("x", 0), "");
+        // Two columns a CJK character: the cut and the padding count columns, not characters.
+        assert_eq!(fit("日本語のレポート.pdf", 9), "日本語の…");
+        assert_eq!(pad("日本", 6), "日本  ");
+        // A row fills its width exactly, whatever the name's script, so the columns line up.
+        use unicode_width::UnicodeWidthStr;
+        for name in ["naïve café.csv", "日本語のレポート.pdf", "emoji-📦-box.bin", "a"] {
+            let e = Entry::Object {
+                key: name.into(),
+                size: 135_987,
+                last_modified: Some(0),
+                storage_class: "STANDARD".into(),
+            };
+            for width in [38, 60, 80] {
+                let row = entry_row(&e, "", width);
+                assert_eq!(row.width(), width, "{name} at {width}: {row:?}");
+                assert!(row.trim_end().ends_with("STANDARD") || width < 70, "{row}");
+            }
+        }
     }
 
     #[test]

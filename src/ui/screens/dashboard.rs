@@ -17,7 +17,7 @@ use crate::core::preflight::denial::{classify, covering_checks};
 use crate::core::progress::{Failure, Progress, TransferEvent};
 use crate::core::scope::Request;
 use crate::core::side::Side;
-use crate::core::units::{format_count, format_size};
+use crate::core::units::{count_of, format_count, format_size};
 use crate::engine::runner::TransferEnd;
 use crate::ui::widgets::countdown::countdown;
 
@@ -519,8 +519,8 @@ fn render_summary(frame: &mut Frame, area: Rect, state: &DashboardState) {
     let secs = state.ended_at.unwrap_or(state.started).duration_since(state.started).unwrap_or_default().as_secs_f64();
     let avg = if secs > 0.0 { p.finished_objects() as f64 / secs } else { 0.0 };
     let mut lines = vec![Line::raw(format!(
-        "Copied {} objects ({}) in {} · {avg:.1} objects/s, {}/s on average",
-        format_count(p.copied),
+        "Copied {} ({}) in {} · {avg:.1} objects/s, {}/s on average",
+        count_of(p.copied, "object", "objects"),
         format_size(p.bytes_copied),
         format_eta(std::time::Duration::from_secs_f64(secs)),
         format_size(if secs > 0.0 { (p.bytes_copied as f64 / secs) as u64 } else { 0 }),
@@ -531,7 +531,7 @@ fn render_summary(frame: &mut Frame, area: Rect, state: &DashboardState) {
     };
     lines.push(match end.and_then(|e| e.verify.as_ref()) {
         Some(v) if v.mismatches.is_empty() => Line::styled(
-            format!("Verify: {} objects checked, all match", format_count(v.checked)),
+            format!("Verify: {} checked, all match", count_of(v.checked, "object", "objects")),
             Style::default().fg(Color::Green),
         ),
         Some(v) => Line::styled(

@@ -17,7 +17,7 @@ use crate::core::preflight::checks::{Report, Status, Verdict};
 use crate::core::progress::{Method, Mode, TransferEvent};
 use crate::core::scope::{Pair, Request};
 use crate::core::side::Side;
-use crate::core::units::{format_count, format_countdown, format_size};
+use crate::core::units::{count_of, format_count, format_countdown, format_size};
 use crate::engine::runner::TransferEnd;
 use crate::ui::widgets::countdown::countdown;
 
@@ -248,14 +248,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
     lines.push(Line::styled(format!("Preflight {}", gate.describe()), gate_style));
     if state.resumed {
         lines.push(Line::raw(format!(
-            "Resuming: {} objects ({}) done by an earlier run; below is only the rest",
-            format_count(state.already.0),
+            "Resuming: {} ({}) done by an earlier run; below is only the rest",
+            count_of(state.already.0, "object", "objects"),
             format_size(state.already.1)
         )));
     }
-    let mut copy = format!("To copy   {} objects, {}", format_count(s.copy_objects), format_size(s.copy_bytes));
+    let mut copy =
+        format!("To copy   {}, {}", count_of(s.copy_objects, "object", "objects"), format_size(s.copy_bytes));
     if state.setup.mode == Mode::Sync {
-        copy.push_str(&format!(" · to skip {} objects, {}", format_count(s.skip_objects), format_size(s.skip_bytes)));
+        let skip = count_of(s.skip_objects, "object", "objects");
+        copy.push_str(&format!(" · to skip {skip}, {}", format_size(s.skip_bytes)));
     }
     lines.push(Line::raw(copy));
     let compared = state.new_objects + state.changed_objects > 0;
