@@ -683,3 +683,15 @@ fn what_a_first_walk_through_found() {
     let warnings = &s.plan.as_ref().unwrap().warnings;
     assert_eq!(warnings, &["nothing was marked: this plan covers the whole bucket s3://prod-data".to_string()]);
 }
+
+#[test]
+fn going_up_puts_the_cursor_on_the_prefix_you_came_from() {
+    let mut s = browsing();
+    key(&mut s, KeyCode::Backspace);
+    let request = s.pane(Side::Source).request;
+    let p = |x: &str| Entry::Prefix { prefix: x.into() };
+    s.pane_mut(Side::Source).accept_page(request, vec![p("daily/2024/"), p("daily/2025/")], true);
+    assert_eq!(s.pane(Side::Source).selected, 0, "not listed yet: the cursor waits");
+    s.pane_mut(Side::Source).accept_page(request, vec![p("daily/2026/"), p("daily/2027/")], false);
+    assert_eq!(s.pane(Side::Source).selected_entry(), Some(&p("daily/2026/")));
+}

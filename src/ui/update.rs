@@ -667,8 +667,16 @@ fn browse(state: &mut AppState, action: Action) -> Vec<Command> {
         }
         Action::Back => {
             if pane.location != Location::Buckets {
+                // Up a level, the cursor lands on where the operator came from.
+                let came_from = match &pane.location {
+                    Location::Prefix { bucket, prefix } if prefix.is_empty() => bucket.clone(),
+                    Location::Prefix { prefix, .. } => prefix.clone(),
+                    Location::Buckets => String::new(),
+                };
                 let up = pane.location.parent();
-                return list_following(state, focus, up);
+                let commands = list_following(state, focus, up);
+                state.pane_mut(focus).reselect = Some(came_from);
+                return commands;
             }
         }
     }

@@ -46,6 +46,8 @@ pub struct PaneState {
     pub details: Option<DetailsView>,
     /// A prefix's totals, counted on request (`z`).
     pub totals: Option<TotalsView>,
+    /// After going up: the prefix (or bucket) to put the cursor on once its page arrives.
+    pub reselect: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +87,7 @@ impl PaneState {
             sort: SortBy::Name,
             details: None,
             totals: None,
+            reselect: None,
         }
     }
 
@@ -125,6 +128,7 @@ impl PaneState {
         self.marks.clear();
         self.details = None;
         self.totals = None;
+        self.reselect = None;
     }
 
     pub fn accept_page(&mut self, request: u64, entries: Vec<Entry>, more: bool) {
@@ -138,6 +142,17 @@ impl PaneState {
             }
         }
         self.loading = more;
+        if let Some(name) = &self.reselect {
+            let at = self.visible().iter().position(|e| match e {
+                Entry::Bucket { bucket, .. } => bucket == name,
+                Entry::Prefix { prefix } => prefix == name,
+                Entry::Object { .. } => false,
+            });
+            if let Some(i) = at {
+                self.selected = i;
+                self.reselect = None;
+            }
+        }
     }
 
     pub fn accept_error(&mut self, request: u64, error: String) {
