@@ -113,6 +113,8 @@ async fn mark_plan_run_leave_return_retry_and_quit() {
     let (status, after) = c.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     assert!(after.contains("s3ferry: copied 8 objects"), "the summary stays in the scrollback\n{after}");
+    assert!(!after.contains("journal kept"), "a retry that copied every failure retires the journal\n{after}");
+    assert!(retried.contains("Journal retired"), "{retried}");
     let copied = keys_under(&m.destination_bucket, "prod/").await;
     assert_eq!(copied.len(), 308, "01/ and 02/, nothing of 03/");
     assert!(copied.iter().all(|k| k.starts_with("prod/daily/2026/0") && !k.contains("/03/")));

@@ -266,6 +266,9 @@ pub struct Journal {
     /// The same open file as `done`, for fdatasync without holding the writers' lock.
     done_sync: File,
     failed: Mutex<File>,
+    /// `failed.jsonl`'s length when this run opened it: what an earlier run failed and this run
+    /// copies after all does not keep the journal.
+    failed_at_open: u64,
     /// What is sent on its way: one `write` per object (a kill -9 loses nothing the kernel has).
     in_flight: Mutex<File>,
     /// Held open (and locked) while the run lives: one run per journal.
@@ -494,6 +497,7 @@ impl Journal {
             plan: Mutex::new(BufWriter::with_capacity(1 << 16, plan)),
             done_sync: done.try_clone().map_err(io(&done_path))?,
             done: Mutex::new(done),
+            failed_at_open: fs::metadata(run_dir.join("failed.jsonl")).map(|m| m.len()).unwrap_or(0),
             failed: Mutex::new(append(&run_dir.join("failed.jsonl"))?),
             in_flight: Mutex::new(append(&run_dir.join("inflight.jsonl"))?),
             run_dir,
@@ -545,6 +549,12 @@ impl Journal {
 
     pub fn deleted(&self, key: &str) -> Result<(), JournalError> {
         self.done_line(&DoneRecord { k: key.to_string(), d: None, dm: None, x: true })
+    }
+
+    /// Whether this run recorded a failure (a resume retries every object not done, so these
+    /// are the objects still failing).
+    pub fn failed_this_run(&self) -> bool {
+        fs::metadata(self.run_dir.join("failed.jsonl")).is_ok_and(|m| m.len() > self.failed_at_open)
     }
 
     /// The copy of `key` (`size` bytes) is sent on its way now.
@@ -982,6 +992,23 @@ mod tests {
         j.copied("b.csv", "d", None).unwrap();
         let left = outstanding_failures(&j.run_dir).unwrap();
         assert_eq!(left, [f("prod/a.csv", "SlowDown")], "a.csv done is not prod/a.csv done; b.csv is done");
+    }
+
+    #[test]
+    fn only_this_run_s_failures_keep_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = id(Mode::Cp);
+        let f = Failure { key: "a".into(), code: "AccessDenied".into(), message: String::new(), attempts: 1 };
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.failed("a", &f).unwrap();
+        assert!(j.failed_this_run());
+        drop(j);
+        // The retry copies what failed before: nothing of its own failed.
+        let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
+        j.copied("a", "d", None).unwrap();
+        assert!(!j.failed_this_run());
+        j.failed("a", &f).unwrap();
+        assert!(j.failed_this_run());
     }
 
     #[test]

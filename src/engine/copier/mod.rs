@@ -643,11 +643,9 @@ pub async fn run_with(
         Err(e) => return Err(e),
     };
     drop(ctx);
-    let ctx_failures = journal.as_ref().map(|j| j.run_dir.join("failed.jsonl"));
     if let Some(j) = journal {
         let j = Arc::try_unwrap(j).map_err(|_| TransferError::List("the journal is still in use".into()))?;
-        let failed_any = ctx_failures.as_ref().and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.len() > 0);
-        let clean = plan_complete && !interrupted && !failed_any;
+        let clean = plan_complete && !interrupted && !j.failed_this_run();
         let run_dir = j.run_dir.clone();
         j.finish(clean)?;
         if !clean {
