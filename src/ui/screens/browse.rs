@@ -14,6 +14,7 @@ use crate::core::side::Side;
 use crate::core::units::{count_of, format_count, format_size};
 use crate::engine::session::SessionInfo;
 use crate::ui::widgets::countdown::countdown;
+pub use crate::ui::widgets::text::{clip, fit, pad};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Connection {
@@ -284,8 +285,7 @@ fn header_lines(pane: &PaneState, now: SystemTime, width: usize) -> Vec<Line<'st
             Line::styled(fit(&format!("via {}", info.via), width), dim),
         ],
     };
-    let at = printable(&pane.location.describe()).into_owned();
-    lines.push(Line::styled(fit(&at, width), Style::default().add_modifier(Modifier::BOLD)));
+    lines.push(Line::styled(clip(&pane.location.describe(), width), Style::default().add_modifier(Modifier::BOLD)));
     lines
 }
 
@@ -393,7 +393,6 @@ pub fn render_details(frame: &mut Frame, area: Rect, view: &DetailsView) {
 
 /// A listing row: name, then as many of size, last-modified and storage class as fit.
 fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
-    let name = printable(entry.display_name(parent));
     let cols = match entry {
         Entry::Object { size, last_modified, storage_class, .. } => {
             let when = last_modified.map(format_time).unwrap_or_default();
@@ -414,7 +413,7 @@ fn entry_row(entry: &Entry, parent: &str, width: usize) -> String {
         _ => String::new(),
     };
     let name_width = width.saturating_sub(cols.chars().count() + 1).max(1);
-    format!("{} {cols}", pad(&fit(&name, name_width), name_width))
+    format!("{} {cols}", pad(&clip(entry.display_name(parent), name_width), name_width))
 }
 
 /// "2026-11-25 18:21" in UTC: the listing's clock, whatever the operator's timezone.
@@ -436,37 +435,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Truncates to `width` terminal columns with an ellipsis, so long keys never wrap a row. CJK
-/// characters and most emoji take two columns: counting characters would push the columns
-/// that follow out of line.
-pub fn fit(text: &str, width: usize) -> String {
-    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-    if text.width() <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > width - 1 {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
-}
-
-/// Pads to `width` terminal columns.
-fn pad(text: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthStr;
-    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::core::side::Side;
 use crate::core::units::{count_of, format_count, format_size};
 use crate::engine::runner::TransferEnd;
 use crate::ui::widgets::countdown::countdown;
+use crate::ui::widgets::text::{clip, pad};
 
 pub const DEFAULT_EXPORT_FILE: &str = "s3ferry-errors.csv";
 
@@ -650,8 +651,8 @@ fn render_errors(frame: &mut Frame, area: Rect, state: &DashboardState) {
         lines.push(Line::styled(format!("{head:<name_w$} {:>count_w$} example", "count"), bold));
         for (name, n, example) in g.iter().take(rows) {
             lines.push(Line::raw(format!(
-                "{:<name_w$} {:>count_w$} {}",
-                clip(name, name_w),
+                "{} {:>count_w$} {}",
+                pad(&clip(name, name_w), name_w),
                 format_count(*n),
                 clip(example, ex_w)
             )));
@@ -666,9 +667,9 @@ fn render_errors(frame: &mut Frame, area: Rect, state: &DashboardState) {
             let style = if i == state.selected { selected } else { Style::default() };
             lines.push(Line::styled(
                 format!(
-                    "{:<key_w$} {:<code_w$} {:>att_w$} {}",
-                    clip(&f.key, key_w),
-                    clip(&f.code, code_w),
+                    "{} {} {:>att_w$} {}",
+                    pad(&clip(&f.key, key_w), key_w),
+                    pad(&clip(&f.code, code_w), code_w),
                     f.attempts,
                     clip(&f.message, msg_w)
                 ),
@@ -686,19 +687,6 @@ fn render_errors(frame: &mut Frame, area: Rect, state: &DashboardState) {
     );
 }
 
-/// Cuts to `width` characters with an ellipsis; control characters (a key may hold any) shown
-/// escaped so they cannot move the cursor.
-fn clip(s: &str, width: usize) -> String {
-    let clean = crate::core::listing::printable(s);
-    if clean.chars().count() <= width {
-        clean.into_owned()
-    } else {
-        let mut out: String = clean.chars().take(width.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,6 +698,11 @@ mod tests {
         assert_eq!(bar(9, 2, 4), "████");
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("a\nb", 6), "a\\x0ab");
+        // The error table's columns are cut and padded by display width, as the browser's are.
+        use unicode_width::UnicodeWidthStr;
+        for key in ["reports/日本語のレポート.pdf", "reports/café menu – naïve.txt"] {
+            assert_eq!(pad(&clip(key, 20), 20).width(), 20, "{key}");
+        }
         assert_eq!(percent(1, 3), " 33%");
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod countdown;
 pub mod help;
+pub mod text;
