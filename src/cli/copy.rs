@@ -336,7 +336,7 @@ async fn interrupted() -> Option<(&'static str, i32)> {
 /// `--require-ready`: the preflight's verdict, and on stderr what keeps it from READY.
 async fn ready(config: &Config) -> bool {
     let report = crate::engine::preflight::run(config, &crate::engine::preflight::Options::default()).await;
-    let gate = crate::ui::screens::plan::Gate::of(Some(&report));
+    let gate = crate::core::preflight::gate::Gate::of(Some(&report));
     if !gate.ready() {
         eprintln!(
             "s3ferry: --require-ready: the preflight says {}; nothing was copied. Run `s3ferry preflight` for the fixes.",

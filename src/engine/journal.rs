@@ -378,11 +378,18 @@ fn read_resumed(run_dir: &Path) -> Result<(Resumed, u64), JournalError> {
         }
         r.plan_lines += 1;
     })?;
-    read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
-        r.done.insert(fnv128(d.k.as_bytes()));
-    })?;
+    r.done = read_done(run_dir)?;
     r.in_flight = read_in_flight(run_dir, &r.done)?;
     Ok((r, good))
+}
+
+/// Hashes of the keys `done.jsonl` records as done.
+fn read_done(run_dir: &Path) -> Result<std::collections::HashSet<u128>, JournalError> {
+    let mut done = std::collections::HashSet::new();
+    read_lines::<DoneRecord>(&run_dir.join("done.jsonl"), |d| {
+        done.insert(fnv128(d.k.as_bytes()));
+    })?;
+    Ok(done)
 }
 
 /// The dispatched objects that neither completed nor failed, with the uploads they opened.
@@ -421,7 +428,8 @@ pub fn peek(state_dir: &Path, id: &RunIdentity) -> Result<Option<Resumed>, Journ
 /// The failures recorded in `run_dir` whose objects are still not done: the last record of each
 /// key (a resume appends a new one each time it fails again), in the order they first failed.
 pub fn outstanding_failures(run_dir: &Path) -> Result<Vec<Failure>, JournalError> {
-    let (resumed, _) = read_resumed(run_dir)?;
+    // Only the completions: the plan (millions of lines on a large run) has nothing to say here.
+    let completed = read_done(run_dir)?;
     // Failures name whole keys; the completions name keys relative to the run's prefixes, which
     // each failure record carries as `k`. Journals from before `k` was written fall back to the
     // source prefix from run.json.
@@ -433,7 +441,7 @@ pub fn outstanding_failures(run_dir: &Path) -> Result<Vec<Failure>, JournalError
     let source_prefix = source.split_once('/').map(|(_, p)| p.to_string()).unwrap_or_default();
     let done = |r: &FailedRecord| {
         let key = r.k.as_deref().or_else(|| r.failure.key.strip_prefix(source_prefix.as_str()));
-        key.is_some_and(|k| resumed.done.contains(&fnv128(k.as_bytes())))
+        key.is_some_and(|k| completed.contains(&fnv128(k.as_bytes())))
     };
     let mut order: Vec<String> = Vec::new();
     let mut last: std::collections::HashMap<String, FailedRecord> = std::collections::HashMap::new();

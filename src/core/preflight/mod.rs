@@ -4,3 +4,4 @@ pub mod batch;
 pub mod checks;
 pub mod denial;
 pub mod evidence;
+pub mod gate;

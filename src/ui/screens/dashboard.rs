@@ -204,11 +204,7 @@ impl DashboardState {
     pub fn bytes(&self) -> (u64, u64) {
         let p = &self.progress;
         let total = if p.plan_complete { p.planned_copy_bytes } else { p.planned_copy_bytes.max(self.expected.1) };
-        (p.bytes_copied + p.already_done_bytes + self.skipped_bytes(), total)
-    }
-
-    fn skipped_bytes(&self) -> u64 {
-        self.progress.skipped_bytes
+        (p.bytes_copied + p.already_done_bytes + p.skipped_bytes, total)
     }
 
     /// The run ended because it was cancelled (or stopped by Ctrl-C): `r` resumes it.
@@ -604,9 +600,10 @@ pub fn groups(failures: &[&Failure], view: ErrorView) -> Vec<(String, u64, Strin
     for f in failures {
         let group = match view {
             ErrorView::ByCode | ErrorView::List => f.code.clone(),
-            ErrorView::ByPrefix => {
-                f.key.rfind('/').map(|i| f.key[..=i].to_string()).unwrap_or_else(|| "(top level)".into())
-            }
+            ErrorView::ByPrefix => match crate::core::guard::dir_of(&f.key) {
+                "" => "(top level)".to_string(),
+                dir => dir.to_string(),
+            },
         };
         let e = map.entry(group).or_insert_with(|| (0, f.key.clone()));
         e.0 += 1;

@@ -13,7 +13,8 @@ use crate::core::cost::{Estimate, PlanShape, PriceTable, estimate, format_money}
 use crate::core::credentials::{Coverage, CredentialLifetime, EXPIRY_OPTIONS, coverage};
 use crate::core::dashboard::{eta, format_eta};
 use crate::core::plan::Reason;
-use crate::core::preflight::checks::{Report, Status, Verdict};
+use crate::core::preflight::checks::Verdict;
+pub use crate::core::preflight::gate::Gate;
 use crate::core::progress::{Method, Mode, TransferEvent};
 use crate::core::scope::{Pair, Request};
 use crate::core::side::Side;
@@ -63,45 +64,6 @@ impl TransferSetup {
             rate,
             pair: config.pair(),
         }
-    }
-}
-
-/// The preflight's verdict as the plan shows it, and what `y` must ask about.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Gate {
-    /// `None`: the preflight has not finished.
-    pub verdict: Option<Verdict>,
-    pub failing: Vec<&'static str>,
-    pub unknown: Vec<&'static str>,
-}
-
-impl Gate {
-    pub fn of(report: Option<&Report>) -> Gate {
-        let Some(r) = report else { return Gate::default() };
-        let with = |st: Status| r.checks.iter().chain(&r.probes).filter(|c| c.status == st).map(|c| c.id).collect();
-        Gate { verdict: Some(r.verdict), failing: with(Status::Fail), unknown: with(Status::Unknown) }
-    }
-
-    pub fn ready(&self) -> bool {
-        self.verdict == Some(Verdict::Ready)
-    }
-
-    /// "BLOCKED: fail destination.key_policy, source.policy.key" and the like.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.failing.is_empty() {
-            parts.push(format!("fail {}", self.failing.join(", ")));
-        }
-        if !self.unknown.is_empty() {
-            parts.push(format!("unknown {}", self.unknown.join(", ")));
-        }
-        let verdict = match self.verdict {
-            None => return "not finished yet".to_string(),
-            Some(Verdict::Ready) => "READY",
-            Some(Verdict::Blocked) => "BLOCKED",
-            Some(Verdict::Unknown) => "UNKNOWN",
-        };
-        if parts.is_empty() { verdict.to_string() } else { format!("{verdict}: {}", parts.join("; ")) }
     }
 }
 
