@@ -65,13 +65,11 @@ fn dispatch(state: &mut AppState, msg: Msg) -> Vec<Command> {
             }
             commands
         }
+        // Only the preflight's fixes are written this way; the errors' export has its own
+        // command and answer (`Exported`).
         Msg::Written(result) => {
-            let (slot, what) = match state.screen {
-                Screen::Dashboard => (&mut state.dashboard.message, "errors"),
-                _ => (&mut state.preflight.message, "fixes"),
-            };
-            *slot = Some(match result {
-                Ok(path) => format!("{what} written to {path}"),
+            state.preflight.message = Some(match result {
+                Ok(path) => format!("fixes written to {path}"),
                 Err(e) => e,
             });
             Vec::new()

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Wrap};
 use tui_input::Input;
 
-use crate::core::dashboard::{ExportFormat, History, eta, export, filter_failures, format_eta};
+use crate::core::dashboard::{History, eta, filter_failures, format_eta};
 use crate::core::guard::{Guard, Limits, Trip};
 use crate::core::preflight::denial::{classify, covering_checks};
 use crate::core::progress::{Failure, Progress, TransferEvent};
@@ -255,11 +255,6 @@ impl DashboardState {
     pub fn move_by(&mut self, delta: isize) {
         let len = self.visible().len();
         self.selected = if len == 0 { 0 } else { self.selected.saturating_add_signed(delta).min(len - 1) };
-    }
-
-    /// The export's file contents for `path`: the failures as filtered now.
-    pub fn export_document(&self, path: &str) -> String {
-        export(&self.visible(), ExportFormat::for_path(path))
     }
 
     /// Objects still to do, once the plan is complete.
