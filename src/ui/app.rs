@@ -79,8 +79,7 @@ pub fn summary_text(state: &AppState) -> Option<String> {
         }
         None => mode.to_string(),
     };
-    let ended = d.ended_at.unwrap_or(state.now);
-    let secs = ended.duration_since(d.started).unwrap_or_default().as_secs_f64();
+    let (secs, objects_per_s, _) = d.average(state.now);
     let state_word = d.badge().unwrap_or_default();
     let mut out = format!("s3ferry: {what}: {}\n", state_word.split_once(' ').map(|(_, w)| w).unwrap_or(&state_word));
     out.push_str(&format!(
@@ -92,7 +91,7 @@ pub fn summary_text(state: &AppState) -> Option<String> {
         format_count(p.already_done),
         format_size(p.already_done_bytes),
         secs,
-        if secs > 0.0 { p.finished_objects() as f64 / secs } else { 0.0 },
+        objects_per_s,
     ));
     if let RunPhase::Ended(end) = &d.phase {
         if let Some(v) = &end.verify {

@@ -207,6 +207,14 @@ impl DashboardState {
         (p.bytes_copied + p.already_done_bytes + p.skipped_bytes, total)
     }
 
+    /// How long the run took (to `now` while it runs), and its average objects and bytes per
+    /// second over that time: what the summary panel and the exit summary report.
+    pub fn average(&self, now: SystemTime) -> (f64, f64, f64) {
+        let secs = self.ended_at.unwrap_or(now).duration_since(self.started).unwrap_or_default().as_secs_f64();
+        let per = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        (secs, per(self.progress.finished_objects()), per(self.progress.bytes_copied))
+    }
+
     /// The run ended because it was cancelled (or stopped by Ctrl-C): `r` resumes it.
     pub fn interrupted(&self) -> bool {
         matches!(&self.phase, RunPhase::Ended(e) if e.interrupted && e.error.is_none())
@@ -293,7 +301,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &DashboardState, now: System
         Layout::vertical([Constraint::Length(7), Constraint::Length(middle), Constraint::Min(4)]).areas(area);
     render_gauges(frame, gauges, state, now);
     if state.over() {
-        render_summary(frame, chart, state);
+        render_summary(frame, chart, state, now);
     } else {
         render_chart(frame, chart, state);
     }
@@ -506,16 +514,15 @@ fn render_gauges(frame: &mut Frame, area: Rect, state: &DashboardState, now: Sys
 
 /// After the run: what it did, on average, what verify found, where the journal is, and what
 /// can be done next.
-fn render_summary(frame: &mut Frame, area: Rect, state: &DashboardState) {
+fn render_summary(frame: &mut Frame, area: Rect, state: &DashboardState, now: SystemTime) {
     let p = &state.progress;
-    let secs = state.ended_at.unwrap_or(state.started).duration_since(state.started).unwrap_or_default().as_secs_f64();
-    let avg = if secs > 0.0 { p.finished_objects() as f64 / secs } else { 0.0 };
+    let (secs, objects_per_s, bytes_per_s) = state.average(now);
     let mut lines = vec![Line::raw(format!(
-        "Copied {} ({}) in {} · {avg:.1} objects/s, {}/s on average",
+        "Copied {} ({}) in {} · {objects_per_s:.1} objects/s, {}/s on average",
         count_of(p.copied, "object", "objects"),
         format_size(p.bytes_copied),
         format_eta(std::time::Duration::from_secs_f64(secs)),
-        format_size(if secs > 0.0 { (p.bytes_copied as f64 / secs) as u64 } else { 0 }),
+        format_size(bytes_per_s as u64),
     ))];
     let end = match &state.phase {
         RunPhase::Ended(e) => Some(e),
