@@ -750,3 +750,35 @@ impl Config {
         Ok(())
     }
 }
+
+impl Config {
+    /// What the console shows of the run it would start.
+    pub fn transfer_setup(
+        &self,
+        mode: crate::core::progress::Mode,
+        prices: crate::core::cost::PriceTable,
+        rate: Option<f64>,
+    ) -> crate::core::setup::TransferSetup {
+        let config = self;
+        let t = &config.transfer;
+        crate::core::setup::TransferSetup {
+            mode,
+            source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
+            destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
+            threshold: t.multipart_threshold,
+            part_size: t.part_size,
+            concurrency: t.concurrency,
+            kms: config.destination.kms_key_arn.is_some(),
+            region: config
+                .destination
+                .access
+                .region
+                .clone()
+                .or_else(|| config.source.access.region.clone())
+                .unwrap_or_else(|| "us-east-1".into()),
+            prices,
+            rate,
+            pair: config.pair(),
+        }
+    }
+}

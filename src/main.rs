@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use s3ferry::cli;
+use s3ferry::cli::exit::Exit;
 use s3ferry::config::{Config, Overrides};
 use s3ferry::core::progress::Mode;
 
@@ -62,17 +63,13 @@ enum Cmd {
     Batch(cli::batch::BatchArgs),
 }
 
-/// Exit codes shared by the headless commands.
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     fixed_mmap_threshold();
     s3ferry::engine::open_files::raise();
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return fail(EXIT_FAILED, &format!("cannot start the async runtime: {e}")),
+        Err(e) => return fail(Exit::Failed, &format!("cannot start the async runtime: {e}")),
     };
     // The command runs as a task on the workers, not in `block_on` on this thread: the engine
     // sends a few events per object, and each one would otherwise wake this thread with a futex
@@ -80,7 +77,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         tokio::spawn(run(args))
             .await
-            .unwrap_or_else(|e| fail(EXIT_FAILED, &format!("s3ferry stopped unexpectedly: {e}")))
+            .unwrap_or_else(|e| fail(Exit::Failed, &format!("s3ferry stopped unexpectedly: {e}")))
     })
 }
 
@@ -103,40 +100,38 @@ fn fixed_mmap_threshold() {}
 
 async fn run(args: Args) -> ExitCode {
     if let Some(Cmd::Explain(explain)) = &args.command {
-        let code = cli::explain::run(explain).emit();
-        return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILED));
+        return cli::explain::run(explain).emit().into();
     }
     let config = match load_config(&args) {
         Ok(c) => c,
-        Err(msg) => return fail(EXIT_USAGE, &msg),
+        Err(msg) => return fail(Exit::Usage, &msg),
     };
     match &args.command {
         None | Some(Cmd::Explain(_)) => {
             if !std::io::stdout().is_terminal() {
                 return fail(
-                    EXIT_USAGE,
+                    Exit::Usage,
                     "the console needs a terminal; for scripts use a subcommand such as `s3ferry ls` (see --help)",
                 );
             }
             match s3ferry::ui::run(&config).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(EXIT_FAILED, &format!("terminal error: {e}")),
+                Ok(()) => Exit::Success.into(),
+                Err(e) => fail(Exit::Failed, &format!("terminal error: {e}")),
             }
         }
         Some(Cmd::Whoami(w)) => match cli::whoami::run(&config, w, &mut std::io::stdout()).await {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(EXIT_FAILED),
-            Err(e) => fail(EXIT_FAILED, &format!("writing output failed: {e}")),
+            Ok(ok) => Exit::from_ok(ok).into(),
+            Err(e) => fail(Exit::Failed, &format!("writing output failed: {e}")),
         },
         Some(Cmd::Preflight(p)) => {
             if let Err(e) = cli::preflight::check_supplied(p) {
-                return fail(EXIT_USAGE, &e);
+                return fail(Exit::Usage, &e);
             }
             let report = cli::preflight::report(&config, p).await;
             if let Err(e) = cli::preflight::write(&report, p.json, &mut std::io::stdout()) {
-                return fail(EXIT_FAILED, &format!("writing output failed: {e}"));
+                return fail(Exit::Failed, &format!("writing output failed: {e}"));
             }
-            ExitCode::from(cli::preflight::exit_code(&report))
+            cli::preflight::exit_code(&report).into()
         }
         Some(Cmd::Cp(a)) => transfer(&config, Mode::Cp, a, false).await,
         Some(Cmd::Sync(a)) => transfer(&config, Mode::Sync, &a.common, a.delete).await,
@@ -147,18 +142,18 @@ async fn run(args: Args) -> ExitCode {
                 None => cli::batch::run(&config, &b.create, &mut out).await,
             };
             match result {
-                Ok(code) => ExitCode::from(code),
-                Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
-                Err(e) => fail(EXIT_FAILED, &e.to_string()),
+                Ok(exit) => exit.into(),
+                Err(e) if e.is_usage() => fail(Exit::Usage, &e.to_string()),
+                Err(e) => fail(Exit::Failed, &e.to_string()),
             }
         }
         Some(Cmd::Ls(ls)) => {
             // Buffered (stdout alone writes line by line); `ls` flushes at every page.
             let mut out = std::io::BufWriter::new(std::io::stdout());
             match cli::ls::run(&config, ls, &mut out).await {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
-                Err(e) => fail(EXIT_FAILED, &e.to_string()),
+                Ok(_) => Exit::Success.into(),
+                Err(e) if e.is_usage() => fail(Exit::Usage, &e.to_string()),
+                Err(e) => fail(Exit::Failed, &e.to_string()),
             }
         }
     }
@@ -171,7 +166,7 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
             .and_then(|t| s3ferry::core::cost::PriceTable::parse(&t).map_err(|e| format!("{}: {e}", path.display())))
         {
             Ok(t) => t,
-            Err(e) => return fail(EXIT_USAGE, &e),
+            Err(e) => return fail(Exit::Usage, &e),
         },
         None => s3ferry::core::cost::PriceTable::builtin(),
     };
@@ -186,16 +181,16 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
         && std::io::stdin().is_terminal();
     if console {
         let (config, opts) = cli::copy::options(config, mode, args, delete);
-        let setup = s3ferry::ui::screens::plan::TransferSetup::from_config(&config, mode, prices, args.rate);
+        let setup = config.transfer_setup(mode, prices, args.rate);
         return match s3ferry::ui::app::run_transfer(&config, opts, setup).await {
-            Ok(None) => ExitCode::SUCCESS,
+            Ok(None) => Exit::Success.into(),
             Ok(Some((end, failed))) => {
                 if let Some(hint) = &end.hint {
                     eprintln!("s3ferry: {hint}");
-                    return ExitCode::from(cli::copy::EXIT_CREDENTIALS);
+                    return Exit::Credentials.into();
                 }
                 if let Some(e) = &end.error {
-                    return fail(EXIT_FAILED, e);
+                    return fail(Exit::Failed, e);
                 }
                 // The console printed its summary (journal included) to the scrollback.
                 if end.interrupted && end.journal.is_none() {
@@ -204,29 +199,20 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
                 let mismatches = end.verify.as_ref().is_some_and(|v| !v.mismatches.is_empty());
                 if let Some(n) = end.signal {
                     // Stopped by SIGHUP, SIGTERM or Ctrl-C: 128 + the signal, as shells report it.
-                    return ExitCode::from(128 + n as u8);
+                    return Exit::Signal(n).into();
                 }
-                if end.interrupted || failed > 0 || end.plan_error.is_some() || mismatches {
-                    ExitCode::from(EXIT_FAILED)
-                } else {
-                    ExitCode::SUCCESS
-                }
+                Exit::from_ok(!(end.interrupted || failed > 0 || end.plan_error.is_some() || mismatches)).into()
             }
-            Err(e) => fail(EXIT_FAILED, &format!("terminal error: {e}")),
+            Err(e) => fail(Exit::Failed, &format!("terminal error: {e}")),
         };
     }
     // Buffered (stdout alone writes line by line, and a dry run prints a line per object); the
     // progress loop flushes at every tick.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     match cli::copy::run(config, mode, args, delete, &mut out).await {
-        Ok(cli::copy::Verdict::Complete) => ExitCode::SUCCESS,
-        Ok(cli::copy::Verdict::Incomplete) => ExitCode::from(EXIT_FAILED),
-        Ok(cli::copy::Verdict::Credentials) => ExitCode::from(cli::copy::EXIT_CREDENTIALS),
-        Ok(cli::copy::Verdict::TooManyFailures) => ExitCode::from(cli::copy::EXIT_MAX_FAILURES),
-        Ok(cli::copy::Verdict::NotReady) => ExitCode::from(cli::copy::EXIT_NOT_READY),
-        Ok(cli::copy::Verdict::Signal(n)) => ExitCode::from(128 + n as u8),
-        Err(e) if e.is_usage() => fail(EXIT_USAGE, &e.to_string()),
-        Err(e) => fail(EXIT_FAILED, &e.to_string()),
+        Ok(verdict) => verdict.exit().into(),
+        Err(e) if e.is_usage() => fail(Exit::Usage, &e.to_string()),
+        Err(e) => fail(Exit::Failed, &e.to_string()),
     }
 }
 
@@ -245,9 +231,9 @@ fn load_config(args: &Args) -> Result<Config, String> {
     Ok(config)
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
+fn fail(exit: Exit, message: &str) -> ExitCode {
     eprintln!("s3ferry: {message}");
-    ExitCode::from(code)
+    exit.into()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use s3ferry::engine::runner::{self, EngineCommand};
 use s3ferry::ui::app::initial_state;
 use s3ferry::ui::msg::{Command, Msg};
 use s3ferry::ui::screens::dashboard::RunPhase;
-use s3ferry::ui::screens::plan::{PlanPhase, PlanState, TransferSetup};
+use s3ferry::ui::screens::plan::{PlanPhase, PlanState};
 use s3ferry::ui::state::{AppState, Screen};
 use s3ferry::ui::update::{start_transfer, update};
 use support::world::{self, Names, Steps};
@@ -100,7 +100,7 @@ async fn plan_start_pause_resume_and_confirmed_cancel() {
     let (tx, events) = mpsc::unbounded_channel();
     let engine = runner::spawn_with(&config, opts, tx);
     let mut state = initial_state(&config, SystemTime::now());
-    state.plan = Some(PlanState::new(TransferSetup::from_config(&config, Mode::Cp, PriceTable::builtin(), None)));
+    state.plan = Some(PlanState::new(config.transfer_setup(Mode::Cp, PriceTable::builtin(), None)));
     let commands = start_transfer(&mut state);
     let mut c = Console { state, engine, events };
     c.forward(commands);

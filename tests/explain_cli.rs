@@ -4,7 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use s3ferry::cli::explain::{EXIT_ALLOW, EXIT_DENY, EXIT_UNKNOWN, EXIT_USAGE, ExplainArgs, ExplainOutput, run};
+use s3ferry::cli::exit::Exit;
+use s3ferry::cli::explain::{ExplainArgs, ExplainOutput, run};
+const EXIT_ALLOW: Exit = Exit::Success;
+const EXIT_DENY: Exit = Exit::Failed;
+const EXIT_UNKNOWN: Exit = Exit::Unknown;
+const EXIT_USAGE: Exit = Exit::Usage;
 
 #[derive(Parser)]
 struct Cli {

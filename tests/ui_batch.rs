@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crossterm::event::KeyCode;
 use s3ferry::core::batch::{JobStatus, ReportTarget};
 use s3ferry::core::listing::Location;
-use s3ferry::core::preflight::checks::{Check, Report, Status, Verdict};
+use s3ferry::core::preflight::checks::{Area, Check, Report, Status, Verdict};
 use s3ferry::core::progress::Failure;
 use s3ferry::core::side::Side;
 use s3ferry::engine::batch::{BatchEvent, BatchRequest, LocalObject, ManifestPlan};
@@ -59,7 +59,8 @@ fn plan(objects: u64) -> ManifestPlan {
 
 fn checks(verdict: Verdict) -> Report {
     let status = if verdict == Verdict::Blocked { Status::Fail } else { Status::Pass };
-    let c = |id| Check { id, side: "batch", status, summary: String::new(), detail: vec![], fix: None, fixes: vec![] };
+    let c =
+        |id| Check { id, side: Area::Batch, status, summary: String::new(), detail: vec![], fix: None, fixes: vec![] };
     Report {
         verdict,
         principal: "arn:aws:iam::111111111111:role/batch-copy".into(),

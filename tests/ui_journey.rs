@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossterm::event::KeyCode;
 use s3ferry::core::cost::PriceTable;
 use s3ferry::core::listing::{Entry, Location, ObjectDetails};
-use s3ferry::core::preflight::checks::{Check, Report, Status, Verdict};
+use s3ferry::core::preflight::checks::{Area, Check, Report, Status, Verdict};
 use s3ferry::core::progress::{Failure, Method, Mode, Planned, TransferEvent, WriteSettings};
 use s3ferry::core::scope::{Pair, Request, Scope};
 use s3ferry::core::side::Side;
@@ -85,7 +85,7 @@ fn report(verdict: Verdict, checks: &[(&'static str, Status)]) -> Report {
         .iter()
         .map(|(id, status)| Check {
             id,
-            side: "destination",
+            side: Area::Destination,
             status: *status,
             summary: String::new(),
             detail: vec![],

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crossterm::event::KeyCode;
 use s3ferry::core::listing::Location;
 use s3ferry::core::policy::PolicyKind;
-use s3ferry::core::preflight::checks::{CHECK_IDS, Check, FixOut, Report, Status, Verdict};
+use s3ferry::core::preflight::checks::{Area, CHECKS, Check, FixOut, Report, Status, Verdict};
 use s3ferry::core::side::Side;
 use s3ferry::engine::events::EngineEvent;
 use s3ferry::engine::runner::EngineCommand;
@@ -21,26 +21,20 @@ const ROLE: &str = "arn:aws:iam::111111111111:role/transfer";
 const KEY: &str = "arn:aws:kms:eu-west-2:222222222222:key/k-1";
 
 fn report() -> Report {
-    let checks = CHECK_IDS
+    let checks = CHECKS
         .iter()
-        .map(|id| {
-            let side = if id.starts_with("source") {
-                "source"
-            } else if id.starts_with("destination") {
-                "destination"
-            } else {
-                "credentials"
-            };
+        .map(|def| {
+            let id = def.id;
             let mut c = Check {
                 id,
-                side,
+                side: def.area,
                 status: Status::Pass,
                 summary: format!("{id} ok"),
                 detail: vec![],
                 fix: None,
                 fixes: vec![],
             };
-            if *id == "destination.key_policy" {
+            if id == "destination.key_policy" {
                 c.status = Status::Fail;
                 c.summary = "the key policy does not let the role use the key".into();
                 c.detail = vec!["no statement allows kms:GenerateDataKey".into()];
@@ -54,7 +48,7 @@ fn report() -> Report {
                 c.fix = Some(fix.clone());
                 c.fixes = vec![fix];
             }
-            if *id == "destination.public_access" {
+            if id == "destination.public_access" {
                 c.status = Status::Unknown;
                 c.summary = "the public access block could not be read".into();
             }
@@ -213,7 +207,7 @@ fn probes_run_only_after_an_explicit_yes() {
     let mut with_probes = report();
     with_probes.probes = vec![Check {
         id: "probe.put",
-        side: "probes",
+        side: Area::Probes,
         status: Status::Pass,
         summary: "a zero-byte PutObject with the copier's headers succeeded".into(),
         detail: vec![],

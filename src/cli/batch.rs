@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli::copy::{CopyArgs, ProgressFormat};
+use crate::cli::exit::Exit;
 use crate::config::Config;
 use crate::core::batch::{DEFAULT_PRIORITY, JobStatus, format_secs};
 use crate::core::preflight::checks::{Report, Verdict};
@@ -203,7 +204,7 @@ impl CreateArgs {
 }
 
 /// Runs `s3ferry batch` (all but `status`). Returns the exit code.
-pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Result<u8, BatchCliError> {
+pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Result<Exit, BatchCliError> {
     let target = args.target(config)?;
     let (config, mode) = args.settings(config);
 
@@ -215,7 +216,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
             write_plan(&plan, out)?;
             writeln!(out, "manifest written to {}: nothing was uploaded and no job was created", path.display())?;
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
 
     let checks = batch::evidence::preflight(&config, &target, &args.supplied()).await;
@@ -230,7 +231,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
             crate::cli::preflight::write(&checks, false, out)?;
             writeln!(out, "no job created: fix the failing batch checks above (or pass --force to create it anyway)")?;
         }
-        return Ok(1);
+        return Ok(Exit::Failed);
     }
 
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
@@ -256,7 +257,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
     out.flush()?;
 
     if plan.local.is_empty() || args.no_local {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     // Objects over 5 GiB: s3ferry's own multipart copy, exactly these keys.
     let copy = CopyArgs {
@@ -286,7 +287,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
     let verdict = crate::cli::copy::run(&config, Mode::Cp, &copy, false, out)
         .await
         .map_err(|e| BatchCliError::Batch(BatchError::Aws(format!("copying the objects over 5 GiB: {e}"))))?;
-    Ok(if verdict == crate::cli::copy::Verdict::Complete { 0 } else { 1 })
+    Ok(Exit::from_ok(verdict == crate::cli::copy::Verdict::Complete))
 }
 
 fn write_plan(plan: &ManifestPlan, out: &mut impl Write) -> std::io::Result<()> {
@@ -347,7 +348,7 @@ fn write_submitted(s: &Submitted, checks: &Report, out: &mut impl Write) -> std:
 }
 
 /// Runs `s3ferry batch status JOB_ID`. Returns the exit code.
-pub async fn status(config: &Config, args: &StatusArgs, out: &mut impl Write) -> Result<u8, BatchCliError> {
+pub async fn status(config: &Config, args: &StatusArgs, out: &mut impl Write) -> Result<Exit, BatchCliError> {
     let session = batch::operator(config).await?;
     let control = control_client(&session, args.control_endpoint_url.as_deref());
     let job = describe(&control, &session.info.identity.account, &args.job_id).await?;
@@ -375,7 +376,7 @@ pub async fn status(config: &Config, args: &StatusArgs, out: &mut impl Write) ->
         write_status(&job, &failures, report_error.as_deref(), now, out)?;
     }
     let bad = matches!(job.status.as_str(), "Failed" | "Cancelled") || job.failed > 0;
-    Ok(if bad { 1 } else { 0 })
+    Ok(Exit::from_ok(!bad))
 }
 
 fn write_status(

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::cli::exit::Exit;
 use crate::config::{Config, MAX_CONCURRENCY, MAX_LIST_PAGE_SIZE};
 use crate::core::listing::printable;
 use crate::core::progress::{Mode, Planned, Progress, TransferEvent};
@@ -25,13 +26,6 @@ re-authenticate and rerun the same command to resume; \
 the journal is saved; rerun the same command to resume. \
 In a terminal the console opens on the plan (y starts); --headless, or a stdout that is not a terminal, \
 runs without it.";
-
-/// Exit code of a run stopped for credentials that cannot renew.
-pub const EXIT_CREDENTIALS: u8 = 4;
-/// Exit code of a run stopped by `--max-failures`.
-pub const EXIT_MAX_FAILURES: u8 = 5;
-/// Exit code of `--require-ready` when the preflight is not READY.
-pub const EXIT_NOT_READY: u8 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressFormat {
@@ -208,6 +202,19 @@ pub enum Verdict {
     Signal(i32),
 }
 
+impl Verdict {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Verdict::Complete => Exit::Success,
+            Verdict::Incomplete => Exit::Failed,
+            Verdict::Credentials => Exit::Credentials,
+            Verdict::TooManyFailures => Exit::MaxFailures,
+            Verdict::NotReady => Exit::NotReady,
+            Verdict::Signal(n) => Exit::Signal(*n),
+        }
+    }
+}
+
 pub use crate::engine::copier::resume_hint;
 
 /// Runs the transfer, printing as it goes.
@@ -239,7 +246,7 @@ pub async fn run(
             // and the resume settles what is left in flight.
             if let Some((name, number)) = interrupted().await {
                 eprintln!("s3ferry: {name} again: leaving now; the resume settles what was in flight");
-                std::process::exit(128 + number);
+                std::process::exit(crate::cli::exit::Exit::Signal(number).code().into());
             }
         }
     });
@@ -280,7 +287,7 @@ pub async fn run(
             }
         }
     }
-    let outcome = engine.await.map_err(|e| TransferError::List(format!("the transfer engine stopped: {e}")))??;
+    let outcome = engine.await.map_err(|e| TransferError::Internal(format!("the transfer engine stopped: {e}")))??;
     let summary = progress.summary(started.elapsed());
     let halt_hint = outcome.halted.as_ref().map(|h| resume_hint(&config_for_hint, h));
     let complete = summary.failed == 0

@@ -10,15 +10,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::cli::exit::Exit;
 use crate::core::policy::{
     Context, Decision, Evaluation, Fix, LabelledPolicy, PolicyKind, Principal, Request, StatementRef, evaluate,
     parse_policy,
 };
-
-pub const EXIT_ALLOW: i32 = 0;
-pub const EXIT_DENY: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_UNKNOWN: i32 = 3;
 
 /// `--policy KIND=FILE`
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,14 +73,14 @@ pub struct ExplainArgs {
 /// What `main` prints and the code it exits with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExplainOutput {
-    pub exit_code: i32,
+    pub exit_code: Exit,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl ExplainOutput {
     /// Prints both streams and returns the exit code.
-    pub fn emit(&self) -> i32 {
+    pub fn emit(&self) -> Exit {
         if !self.stdout.is_empty() {
             print!("{}", self.stdout);
         }
@@ -100,9 +96,9 @@ pub fn run(args: &ExplainArgs) -> ExplainOutput {
         Ok((request, policies)) => {
             let evaluation = evaluate(&request, &policies);
             let exit_code = match evaluation.decision {
-                Decision::Allow => EXIT_ALLOW,
-                Decision::ExplicitDeny | Decision::ImplicitDeny => EXIT_DENY,
-                Decision::Unknown => EXIT_UNKNOWN,
+                Decision::Allow => Exit::Success,
+                Decision::ExplicitDeny | Decision::ImplicitDeny => Exit::Failed,
+                Decision::Unknown => Exit::Unknown,
             };
             let stdout = if args.json { render_json(&request, &evaluation) } else { render_text(&evaluation) };
             ExplainOutput { exit_code, stdout, stderr: String::new() }
@@ -114,7 +110,7 @@ pub fn run(args: &ExplainArgs) -> ExplainOutput {
             } else {
                 String::new()
             };
-            ExplainOutput { exit_code: EXIT_USAGE, stdout, stderr: format!("error: {message}\n") }
+            ExplainOutput { exit_code: Exit::Usage, stdout, stderr: format!("error: {message}\n") }
         }
     }
 }

@@ -7,9 +7,9 @@ use crate::core::listing::{Entry, printable};
 use crate::core::s3url::S3Location;
 use crate::core::side::Side;
 use crate::core::units::format_size;
+use crate::core::units::format_time;
 use crate::engine::lister::{PrefixPages, list_buckets};
 use crate::engine::session::Session;
-use crate::ui::screens::browse::format_time;
 
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod copy;
+pub mod exit;
 pub mod explain;
 pub mod ls;
 pub mod preflight;

@@ -4,8 +4,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cli::exit::Exit;
 use crate::config::Config;
-use crate::core::preflight::checks::{Check, Report, Status, Verdict};
+use crate::core::preflight::checks::{Area, Check, Report, Status, Verdict};
 use crate::engine::evidence::SuppliedPolicies;
 use crate::engine::preflight::{Options, run};
 
@@ -44,10 +45,6 @@ pub async fn report(config: &Config, args: &PreflightArgs) -> Report {
     run(config, &args.options()).await
 }
 
-pub const EXIT_READY: u8 = 0;
-pub const EXIT_BLOCKED: u8 = 1;
-pub const EXIT_UNKNOWN: u8 = 3;
-
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PreflightArgs {
     /// {"verdict","principal","checks":[{"id","side","status","summary","detail","fix"}]}
@@ -68,11 +65,11 @@ pub struct PreflightArgs {
     pub probe: bool,
 }
 
-pub fn exit_code(report: &Report) -> u8 {
+pub fn exit_code(report: &Report) -> Exit {
     match report.verdict {
-        Verdict::Ready => EXIT_READY,
-        Verdict::Blocked => EXIT_BLOCKED,
-        Verdict::Unknown => EXIT_UNKNOWN,
+        Verdict::Ready => Exit::Success,
+        Verdict::Blocked => Exit::Failed,
+        Verdict::Unknown => Exit::Unknown,
     }
 }
 
@@ -85,17 +82,12 @@ pub fn write(report: &Report, json: bool, out: &mut impl Write) -> std::io::Resu
         "Preflight as {}",
         if report.principal.is_empty() { "(unresolved principal)" } else { &report.principal }
     )?;
-    for (side, title) in [
-        ("source", "Source account"),
-        ("destination", "Destination account"),
-        ("credentials", "Credentials"),
-        ("batch", "Batch Operations job role"),
-    ] {
-        if !report.checks.iter().any(|c| c.side == side) {
+    for area in Area::ALL {
+        if !report.checks.iter().any(|c| c.side == area) {
             continue;
         }
-        writeln!(out, "\n{title}")?;
-        for c in report.checks.iter().filter(|c| c.side == side) {
+        writeln!(out, "\n{}", area.heading())?;
+        for c in report.checks.iter().filter(|c| c.side == area) {
             write_check(c, out)?;
         }
     }

@@ -13,5 +13,6 @@ pub mod preflight;
 pub mod progress;
 pub mod s3url;
 pub mod scope;
+pub mod setup;
 pub mod side;
 pub mod units;

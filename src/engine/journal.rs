@@ -107,40 +107,55 @@ pub fn fnv128(bytes: &[u8]) -> u128 {
     h
 }
 
-/// One line of `plan.jsonl`. `m` is the source's last-modified time (ms), `dm` the
-/// destination's; both are left out when unknown.
+/// One line of `plan.jsonl`. The file keeps one-letter names (`k` key, `s` size, `e` the
+/// source's ETag, `r` reason, `m` the source's last-modified ms, `d` and `dm` the destination's
+/// ETag and last-modified ms); the optional times are left out when unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PlanRecord {
     Copy {
-        k: String,
-        s: u64,
-        e: String,
-        r: Reason,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        m: Option<i64>,
+        #[serde(rename = "k")]
+        key: String,
+        #[serde(rename = "s")]
+        size: u64,
+        #[serde(rename = "e")]
+        etag: String,
+        #[serde(rename = "r")]
+        reason: Reason,
+        #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+        modified: Option<i64>,
     },
     Check {
-        k: String,
-        s: u64,
-        e: String,
-        d: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        m: Option<i64>,
+        #[serde(rename = "k")]
+        key: String,
+        #[serde(rename = "s")]
+        size: u64,
+        #[serde(rename = "e")]
+        etag: String,
+        #[serde(rename = "d")]
+        dest_etag: String,
+        #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+        modified: Option<i64>,
     },
     Skip {
-        k: String,
-        s: u64,
-        e: String,
-        d: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        m: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dm: Option<i64>,
+        #[serde(rename = "k")]
+        key: String,
+        #[serde(rename = "s")]
+        size: u64,
+        #[serde(rename = "e")]
+        etag: String,
+        #[serde(rename = "d")]
+        dest_etag: String,
+        #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+        modified: Option<i64>,
+        #[serde(rename = "dm", default, skip_serializing_if = "Option::is_none")]
+        dest_modified: Option<i64>,
     },
     Delete {
-        k: String,
-        s: u64,
+        #[serde(rename = "k")]
+        key: String,
+        #[serde(rename = "s")]
+        size: u64,
     },
     /// Planning finished; nothing follows.
     End,
@@ -151,34 +166,39 @@ impl PlanRecord {
     pub fn from_decision(d: Decision) -> Option<PlanRecord> {
         Some(match d {
             Decision::Copy { object: o, reason } => {
-                PlanRecord::Copy { k: o.key, s: o.size, e: o.etag, r: reason, m: o.modified }
+                PlanRecord::Copy { key: o.key, size: o.size, etag: o.etag, reason, modified: o.modified }
             }
             Decision::Check { object: o, dest_etag } => {
-                PlanRecord::Check { k: o.key, s: o.size, e: o.etag, d: dest_etag, m: o.modified }
+                PlanRecord::Check { key: o.key, size: o.size, etag: o.etag, dest_etag, modified: o.modified }
             }
-            Decision::Skip { object: o, dest_etag, dest_modified } => {
-                PlanRecord::Skip { k: o.key, s: o.size, e: o.etag, d: dest_etag, m: o.modified, dm: dest_modified }
-            }
-            Decision::Delete { key, size } => PlanRecord::Delete { k: key, s: size },
+            Decision::Skip { object: o, dest_etag, dest_modified } => PlanRecord::Skip {
+                key: o.key,
+                size: o.size,
+                etag: o.etag,
+                dest_etag,
+                modified: o.modified,
+                dest_modified,
+            },
+            Decision::Delete { key, size } => PlanRecord::Delete { key, size },
             Decision::Extra { .. } => return None,
         })
     }
 
     pub fn key(&self) -> Option<&str> {
         match self {
-            PlanRecord::Copy { k, .. }
-            | PlanRecord::Check { k, .. }
-            | PlanRecord::Skip { k, .. }
-            | PlanRecord::Delete { k, .. } => Some(k),
+            PlanRecord::Copy { key: k, .. }
+            | PlanRecord::Check { key: k, .. }
+            | PlanRecord::Skip { key: k, .. }
+            | PlanRecord::Delete { key: k, .. } => Some(k),
             PlanRecord::End => None,
         }
     }
 
     pub fn listed(&self) -> Option<Listed> {
         match self {
-            PlanRecord::Copy { k, s, e, m, .. }
-            | PlanRecord::Check { k, s, e, m, .. }
-            | PlanRecord::Skip { k, s, e, m, .. } => {
+            PlanRecord::Copy { key: k, size: s, etag: e, modified: m, .. }
+            | PlanRecord::Check { key: k, size: s, etag: e, modified: m, .. }
+            | PlanRecord::Skip { key: k, size: s, etag: e, modified: m, .. } => {
                 Some(Listed { key: k.clone(), size: *s, etag: e.clone(), modified: *m })
             }
             _ => None,
@@ -636,7 +656,9 @@ impl Journal {
                     };
                     let completion = done.take(key)?;
                     let next = match (&p, completion.as_ref()) {
-                        (PlanRecord::Skip { d, dm, .. }, _) => p.listed().map(|o| Recorded::of(o, d.clone(), *dm)),
+                        (PlanRecord::Skip { dest_etag: d, dest_modified: dm, .. }, _) => {
+                            p.listed().map(|o| Recorded::of(o, d.clone(), *dm))
+                        }
                         (PlanRecord::Copy { .. } | PlanRecord::Check { .. }, Some(Some((d, dm)))) => {
                             p.listed().map(|o| Recorded::of(o, d.clone(), *dm))
                         }
@@ -1045,7 +1067,7 @@ mod tests {
     }
 
     fn copy(k: &str, e: &str) -> PlanRecord {
-        PlanRecord::Copy { k: k.into(), s: 1, e: e.into(), r: Reason::New, m: None }
+        PlanRecord::Copy { key: k.into(), size: 1, etag: e.into(), reason: Reason::New, modified: None }
     }
 
     fn index(dir: &Path, id: &RunIdentity) -> Vec<(String, String, String)> {
@@ -1109,7 +1131,15 @@ mod tests {
         let id = id(Mode::Sync);
         let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
         j.plan(&copy("b", "eb")).unwrap();
-        j.plan(&PlanRecord::Skip { k: "c".into(), s: 1, e: "ec".into(), d: "dc".into(), m: None, dm: None }).unwrap();
+        j.plan(&PlanRecord::Skip {
+            key: "c".into(),
+            size: 1,
+            etag: "ec".into(),
+            dest_etag: "dc".into(),
+            modified: None,
+            dest_modified: None,
+        })
+        .unwrap();
         j.plan(&copy("d", "ed")).unwrap();
         j.plan(&PlanRecord::End).unwrap();
         j.copied("b", "db", None).unwrap();
@@ -1129,7 +1159,7 @@ mod tests {
         let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
         j.plan(&copy("a", "ea")).unwrap();
         j.plan(&copy("b", "eb2")).unwrap();
-        j.plan(&PlanRecord::Delete { k: "c".into(), s: 1 }).unwrap();
+        j.plan(&PlanRecord::Delete { key: "c".into(), size: 1 }).unwrap();
         j.plan(&copy("e", "ee")).unwrap();
         j.plan(&PlanRecord::End).unwrap();
         j.copied("a", "da", None).unwrap();
@@ -1183,7 +1213,7 @@ mod tests {
         for k in ["a", "b", "c", "d", "e"] {
             j.plan(&copy(k, &format!("e{k}"))).unwrap();
         }
-        j.plan(&PlanRecord::Delete { k: "f".into(), s: 1 }).unwrap();
+        j.plan(&PlanRecord::Delete { key: "f".into(), size: 1 }).unwrap();
         j.plan(&PlanRecord::End).unwrap();
         j.copied("e", "de", None).unwrap();
         j.copied("c", "dc-first", None).unwrap();
@@ -1220,10 +1250,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = id(Mode::Sync);
         let (j, _) = Journal::open(dir.path(), &id, false, false).unwrap();
-        j.plan(&PlanRecord::Copy { k: "a".into(), s: 1, e: "".into(), r: Reason::New, m: Some(100) }).unwrap();
-        j.plan(&PlanRecord::Skip { k: "b".into(), s: 1, e: "".into(), d: "".into(), m: Some(110), dm: Some(210) })
-            .unwrap();
-        j.plan(&PlanRecord::Copy { k: "c".into(), s: 1, e: "".into(), r: Reason::New, m: Some(120) }).unwrap();
+        j.plan(&PlanRecord::Copy {
+            key: "a".into(),
+            size: 1,
+            etag: "".into(),
+            reason: Reason::New,
+            modified: Some(100),
+        })
+        .unwrap();
+        j.plan(&PlanRecord::Skip {
+            key: "b".into(),
+            size: 1,
+            etag: "".into(),
+            dest_etag: "".into(),
+            modified: Some(110),
+            dest_modified: Some(210),
+        })
+        .unwrap();
+        j.plan(&PlanRecord::Copy {
+            key: "c".into(),
+            size: 1,
+            etag: "".into(),
+            reason: Reason::New,
+            modified: Some(120),
+        })
+        .unwrap();
         j.plan(&PlanRecord::End).unwrap();
         j.copied("a", "da", Some(200)).unwrap();
         j.copied("c", "dc", None).unwrap();
@@ -1238,6 +1289,51 @@ mod tests {
         // Older lines without times still read.
         let plan: PlanRecord = serde_json::from_str(r#"{"op":"copy","k":"x","s":1,"e":"q","r":"new"}"#).unwrap();
         assert_eq!(plan.listed().unwrap().modified, None);
+    }
+
+    /// The Rust names are long; the file keeps its one-letter names, so journals written by
+    /// earlier versions still resume.
+    #[test]
+    fn plan_lines_keep_their_file_format() {
+        let cases = [
+            (
+                PlanRecord::Copy {
+                    key: "a b".into(),
+                    size: 3,
+                    etag: "e1".into(),
+                    reason: Reason::New,
+                    modified: Some(7),
+                },
+                r#"{"op":"copy","k":"a b","s":3,"e":"e1","r":"new","m":7}"#,
+            ),
+            (
+                PlanRecord::Check {
+                    key: "c".into(),
+                    size: 4,
+                    etag: "e2".into(),
+                    dest_etag: "d2".into(),
+                    modified: None,
+                },
+                r#"{"op":"check","k":"c","s":4,"e":"e2","d":"d2"}"#,
+            ),
+            (
+                PlanRecord::Skip {
+                    key: "s".into(),
+                    size: 5,
+                    etag: "e3".into(),
+                    dest_etag: "d3".into(),
+                    modified: Some(1),
+                    dest_modified: Some(2),
+                },
+                r#"{"op":"skip","k":"s","s":5,"e":"e3","d":"d3","m":1,"dm":2}"#,
+            ),
+            (PlanRecord::Delete { key: "x".into(), size: 6 }, r#"{"op":"delete","k":"x","s":6}"#),
+            (PlanRecord::End, r#"{"op":"end"}"#),
+        ];
+        for (record, line) in cases {
+            assert_eq!(serde_json::to_string(&record).unwrap(), line);
+            assert_eq!(serde_json::from_str::<PlanRecord>(line).unwrap(), record);
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod copier;
+pub mod dest_write;
 pub mod errors;
 pub mod events;
 pub mod evidence;

@@ -4,10 +4,11 @@
 use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::core::preflight::checks::{self, Report, Status};
+use crate::core::preflight::checks::{self, Area, Report, Status};
 use crate::core::preflight::evidence::RunShape;
+use crate::engine::dest_write::DestWrite;
 use crate::engine::evidence::{SuppliedPolicies, gather_all};
-use crate::engine::probe::{self, WriteHeaders};
+use crate::engine::probe;
 use crate::engine::session::Session;
 
 #[derive(Debug, Clone, Default)]
@@ -52,16 +53,16 @@ pub async fn run(config: &Config, options: &Options) -> Report {
     if options.probe {
         let probes = match source_session {
             Some(s) => {
-                let headers = WriteHeaders {
+                let headers = DestWrite {
                     kms_key_arn: config.destination.kms_key_arn.clone(),
                     expected_owner: evidence.destination.account.clone(),
-                    acl: evidence.run.acl.clone(),
+                    acl: evidence.run.acl.as_deref().map(aws_sdk_s3::types::ObjectCannedAcl::from),
                 };
                 probe::run(config, s, &headers).await
             }
             None => vec![checks::check(
                 "probe.put",
-                "probes",
+                Area::Probes,
                 Status::Unknown,
                 "no probes: the transfer principal did not resolve",
             )],
@@ -69,7 +70,7 @@ pub async fn run(config: &Config, options: &Options) -> Report {
         report = report.with_probes(probes);
     }
     if let Some(e) = reader_error {
-        for c in report.checks.iter_mut().filter(|c| c.side == "destination" && c.status == Status::Unknown) {
+        for c in report.checks.iter_mut().filter(|c| c.side == Area::Destination && c.status == Status::Unknown) {
             c.detail.push(format!("the destination credentials failed: {e}"));
         }
     }

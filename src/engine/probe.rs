@@ -5,24 +5,16 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::Config;
-use crate::core::preflight::checks::{Check, Status, check};
+use crate::core::preflight::checks::{Area, Check, Status, check};
 use crate::core::preflight::denial;
 use crate::engine::copier::object::copy_source;
+use crate::engine::dest_write::DestWrite;
 use crate::engine::errors::error_code;
 use crate::engine::session::Session;
-
-/// What every destination write carries.
-#[derive(Debug, Clone, Default)]
-pub struct WriteHeaders {
-    pub kms_key_arn: Option<String>,
-    pub expected_owner: Option<String>,
-    pub acl: Option<String>,
-}
 
 /// The prefix probes write under; nothing else in the bucket is touched.
 pub fn probe_prefix(config: &Config) -> String {
@@ -40,7 +32,7 @@ fn left_behind(mut c: Check) -> Check {
     c
 }
 
-pub async fn run(config: &Config, source: &Session, headers: &WriteHeaders) -> Vec<Check> {
+pub async fn run(config: &Config, source: &Session, headers: &DestWrite) -> Vec<Check> {
     let tag = format!(
         "{:x}{:x}",
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
@@ -65,20 +57,12 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
         other => crate::engine::errors::error_chain(other),
     };
     let d = denial::classify(&code, &message);
-    check(id, "probes", Status::Fail, format!("{what}: {code}"))
+    check(id, Area::Probes, Status::Fail, format!("{what}: {code}"))
         .with_detail([d.summary, format!("AWS said: {code}: {message}")])
 }
 
-async fn delete(source: &Session, config: &Config, headers: &WriteHeaders, key: &str) -> String {
-    match source
-        .s3
-        .delete_object()
-        .bucket(&config.destination.bucket)
-        .key(key)
-        .set_expected_bucket_owner(headers.expected_owner.clone())
-        .send()
-        .await
-    {
+async fn delete(source: &Session, config: &Config, headers: &DestWrite, key: &str) -> String {
+    match headers.guard(source.s3.delete_object().bucket(&config.destination.bucket).key(key)).send().await {
         Ok(_) => format!("removed s3://{}/{key} (a versioned bucket keeps a delete marker)", config.destination.bucket),
         Err(e) => format!(
             "could NOT remove s3://{}/{key} ({}): delete it by hand",
@@ -88,66 +72,30 @@ async fn delete(source: &Session, config: &Config, headers: &WriteHeaders, key: 
     }
 }
 
-async fn put_probe(config: &Config, source: &Session, h: &WriteHeaders, key: &str) -> Check {
+async fn put_probe(config: &Config, source: &Session, h: &DestWrite, key: &str) -> Check {
     let id = "probe.put";
-    let mut req = source
-        .s3
-        .put_object()
-        .bucket(&config.destination.bucket)
-        .key(key)
-        .body(ByteStream::from_static(b""))
-        .set_expected_bucket_owner(h.expected_owner.clone());
-    if let Some(k) = &h.kms_key_arn {
-        req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k);
-    }
-    if let Some(acl) = &h.acl {
-        req = req.acl(ObjectCannedAcl::from(acl.as_str()));
-    }
-    match req.send().await {
+    let req = source.s3.put_object().bucket(&config.destination.bucket).key(key).body(ByteStream::from_static(b""));
+    match h.object(req).send().await {
         Ok(_) => {
             let cleanup = delete(source, config, h, key).await;
-            check(id, "probes", Status::Pass, "a zero-byte PutObject with the copier's headers succeeded")
+            check(id, Area::Probes, Status::Pass, "a zero-byte PutObject with the copier's headers succeeded")
                 .with_detail([format!("wrote s3://{}/{key}", config.destination.bucket), cleanup])
         }
         Err(e) => failed(id, "PutObject with the copier's headers", &e),
     }
 }
 
-async fn multipart_probe(config: &Config, source: &Session, h: &WriteHeaders, key: &str) -> Check {
+async fn multipart_probe(config: &Config, source: &Session, h: &DestWrite, key: &str) -> Check {
     let id = "probe.multipart";
     let bucket = &config.destination.bucket;
-    let mut create =
-        source.s3.create_multipart_upload().bucket(bucket).key(key).set_expected_bucket_owner(h.expected_owner.clone());
-    if let Some(k) = &h.kms_key_arn {
-        create = create.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k);
-    }
-    if let Some(acl) = &h.acl {
-        create = create.acl(ObjectCannedAcl::from(acl.as_str()));
-    }
+    let create = h.object(source.s3.create_multipart_upload().bucket(bucket).key(key));
     let upload = match create.send().await {
         Ok(out) => out.upload_id.unwrap_or_default(),
         Err(e) => return failed(id, "CreateMultipartUpload (needs kms:GenerateDataKey)", &e),
     };
-    let part = source
-        .s3
-        .upload_part()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&upload)
-        .part_number(1)
-        .body(ByteStream::from_static(b"s3ferry probe"))
-        .set_expected_bucket_owner(h.expected_owner.clone())
-        .send()
-        .await;
-    let abort = source
-        .s3
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&upload)
-        .set_expected_bucket_owner(h.expected_owner.clone())
-        .send()
-        .await;
+    let part = source.s3.upload_part().bucket(bucket).key(key).upload_id(&upload).part_number(1);
+    let part = h.guard(part.body(ByteStream::from_static(b"s3ferry probe"))).send().await;
+    let abort = h.guard(source.s3.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload)).send().await;
     let cleanup = match abort {
         Ok(_) => format!("aborted the upload of s3://{bucket}/{key}: nothing left behind"),
         Err(e) => format!(
@@ -158,7 +106,7 @@ async fn multipart_probe(config: &Config, source: &Session, h: &WriteHeaders, ke
     match part {
         Ok(_) => check(
             id,
-            "probes",
+            Area::Probes,
             Status::Pass,
             "multipart create + UploadPart succeeded (GenerateDataKey and Decrypt work)",
         )
@@ -171,7 +119,7 @@ async fn multipart_probe(config: &Config, source: &Session, h: &WriteHeaders, ke
     }
 }
 
-async fn copy_probe(config: &Config, source: &Session, h: &WriteHeaders, key: &str) -> Check {
+async fn copy_probe(config: &Config, source: &Session, h: &DestWrite, key: &str) -> Check {
     let id = "probe.copy";
     let listed = source
         .s3
@@ -188,25 +136,13 @@ async fn copy_probe(config: &Config, source: &Session, h: &WriteHeaders, key: &s
         Err(e) => return failed(id, "listing the source to pick an object to copy", e),
     };
     let Some(object) = smallest.and_then(|o| o.key()) else {
-        return check(id, "probes", Status::Warn, "no object under 5 MiB in the source prefix to copy");
+        return check(id, Area::Probes, Status::Warn, "no object under 5 MiB in the source prefix to copy");
     };
-    let mut req = source
-        .s3
-        .copy_object()
-        .bucket(&config.destination.bucket)
-        .key(key)
-        .copy_source(copy_source(&config.source.bucket, object))
-        .set_expected_bucket_owner(h.expected_owner.clone());
-    if let Some(k) = &h.kms_key_arn {
-        req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k);
-    }
-    if let Some(acl) = &h.acl {
-        req = req.acl(ObjectCannedAcl::from(acl.as_str()));
-    }
-    match req.send().await {
+    let req = source.s3.copy_object().bucket(&config.destination.bucket).key(key);
+    match h.object(req.copy_source(copy_source(&config.source.bucket, object))).send().await {
         Ok(_) => {
             let cleanup = delete(source, config, h, key).await;
-            check(id, "probes", Status::Pass, format!("copied s3://{}/{object} server-side", config.source.bucket))
+            check(id, Area::Probes, Status::Pass, format!("copied s3://{}/{object} server-side", config.source.bucket))
                 .with_detail([format!("to s3://{}/{key}", config.destination.bucket), cleanup])
         }
         Err(e) => failed(id, &format!("CopyObject of s3://{}/{object}", config.source.bucket), &e),

@@ -138,123 +138,195 @@ async fn run(
         });
     }
     drop(conn_tx);
-
-    let mut sessions: [Option<Session>; 2] = [None, None];
-    let mut pending: [Option<(u64, Location)>; 2] = [None, None];
-    let mut running: [Option<AbortHandle>; 2] = [None, None];
-    let mut totals: [Option<AbortHandle>; 2] = [None, None];
-    let mut watchers: Vec<AbortHandle> = Vec::new();
-    let (stop_tx, _) = watch::channel(false);
-    let (pause_tx, _) = watch::channel(false);
-    let mut runs = 0u32;
-    // Plans and transfers are numbered as they arrive; their events carry the number.
-    let mut tickets = 0u64;
-    let mut planning: Option<AbortHandle> = None;
+    let mut runner = Runner::new(config, transfer, events);
     loop {
         tokio::select! {
             cmd = commands.recv() => match cmd {
-                Some(EngineCommand::List { side, request, location }) => {
-                    let i = side.index();
-                    match &sessions[i] {
-                        Some(s) => {
-                            if let Some(old) = running[i].take() { old.abort(); }
-                            running[i] = Some(spawn_listing(side, s.clone(), request, location, events.clone()));
-                        }
-                        None => pending[i] = Some((request, location)),
-                    }
-                }
-                Some(EngineCommand::Preflight { probe }) => {
-                    let (config, events) = (config.clone(), events.clone());
-                    watchers.push(tokio::spawn(async move {
-                        let options = preflight::Options { probe, ..preflight::Options::default() };
-                        let report = preflight::run(&config, &options).await;
-                        let _ = events.send(EngineEvent::Preflight(Box::new(report)));
-                    }).abort_handle());
-                }
-                Some(EngineCommand::Batch(request)) => {
-                    let (config, events) = (config.clone(), events.clone());
-                    watchers.push(tokio::spawn(async move {
-                        let (tx, mut rx) = mpsc::unbounded_channel();
-                        let serving = tokio::spawn(crate::engine::batch::serve(config, request, tx));
-                        while let Some(e) = rx.recv().await {
-                            if events.send(EngineEvent::Batch(e)).is_err() {
-                                break;
-                            }
-                        }
-                        serving.abort();
-                    }).abort_handle());
-                }
-                Some(EngineCommand::Plan(request)) => {
-                    tickets += 1;
-                    // A superseded plan writes nothing: stop it rather than let it list on.
-                    if let Some(old) = planning.take() { old.abort(); }
-                    let (config, mut opts) = for_request(&config, &transfer, &request);
-                    opts.dry_run = true;
-                    let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    planning = Some(spawn_transfer(config, opts, controls, events.clone(), tickets));
-                }
-                Some(EngineCommand::Transfer(request)) => {
-                    tickets += 1;
-                    if let Some(old) = planning.take() { old.abort(); }
-                    let (config, mut opts) = for_request(&config, &transfer, &request);
-                    // A second start is a resume: never discard the journal it needs.
-                    if runs > 0 {
-                        opts.resume = ResumePolicy::Auto;
-                    }
-                    runs += 1;
-                    stop_tx.send_replace(false);
-                    pause_tx.send_replace(false);
-                    let controls = Controls { stop: stop_tx.subscribe(), pause: pause_tx.subscribe() };
-                    watchers.push(spawn_transfer(config, opts, controls, events.clone(), tickets));
-                }
-                Some(EngineCommand::Pause(paused)) => {
-                    pause_tx.send_replace(paused);
-                }
-                Some(EngineCommand::Cancel) => {
-                    stop_tx.send_replace(true);
-                }
-                Some(EngineCommand::Details { side, request, bucket, key, tags }) => {
-                    let Some(session) = sessions[side.index()].clone() else {
-                        let details = Err(format!("the {} side is not connected yet", side.title().to_lowercase()));
-                        let _ = events.send(EngineEvent::Details { side, request, details });
-                        continue;
-                    };
-                    let events = events.clone();
-                    watchers.push(tokio::spawn(async move {
-                        let details = inspect::object_details(&session, &bucket, &key, tags).await;
-                        let _ = events.send(EngineEvent::Details { side, request, details });
-                    }).abort_handle());
-                }
-                Some(EngineCommand::Totals { side, request, bucket, prefix }) => {
-                    if let Some(old) = totals[side.index()].take() { old.abort(); }
-                    match sessions[side.index()].clone() {
-                        Some(session) => {
-                            let task = inspect::prefix_totals(side, request, session, bucket, prefix, events.clone());
-                            totals[side.index()] = Some(tokio::spawn(task).abort_handle());
-                        }
-                        None => {
-                            let error = Some(format!("the {} side is not connected yet", side.title().to_lowercase()));
-                            let _ = events.send(EngineEvent::Totals { side, request, objects: 0, bytes: 0, done: true, error });
-                        }
-                    }
-                }
-                Some(EngineCommand::StopTotals { side }) => {
-                    if let Some(old) = totals[side.index()].take() { old.abort(); }
-                }
+                Some(cmd) => runner.command(cmd),
                 None => break,
             },
-            Some((side, session)) = connected.recv() => {
-                let i = side.index();
-                watchers.push(tokio::spawn(watch_lifetime(side, session.clone(), events.clone())).abort_handle());
-                if let Some((request, location)) = pending[i].take() {
-                    running[i] = Some(spawn_listing(side, session.clone(), request, location, events.clone()));
+            Some((side, session)) = connected.recv() => runner.connected(side, session),
+        }
+    }
+    runner.abort_all();
+}
+
+/// The engine's state between commands: the sessions as they connect, and the tasks it runs.
+struct Runner {
+    config: Config,
+    transfer: Options,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    sessions: [Option<Session>; 2],
+    /// A listing asked for before its side connected.
+    pending: [Option<(u64, Location)>; 2],
+    /// Each pane's listing; a new one replaces it.
+    listing: [Option<AbortHandle>; 2],
+    totals: [Option<AbortHandle>; 2],
+    watchers: Vec<AbortHandle>,
+    stop: watch::Sender<bool>,
+    pause: watch::Sender<bool>,
+    runs: u32,
+    /// Plans and transfers are numbered as they arrive; their events carry the number.
+    tickets: u64,
+    planning: Option<AbortHandle>,
+}
+
+impl Runner {
+    fn new(config: Config, transfer: Options, events: mpsc::UnboundedSender<EngineEvent>) -> Runner {
+        Runner {
+            config,
+            transfer,
+            events,
+            sessions: [None, None],
+            pending: [None, None],
+            listing: [None, None],
+            totals: [None, None],
+            watchers: Vec::new(),
+            stop: watch::channel(false).0,
+            pause: watch::channel(false).0,
+            runs: 0,
+            tickets: 0,
+            planning: None,
+        }
+    }
+
+    fn command(&mut self, cmd: EngineCommand) {
+        match cmd {
+            EngineCommand::List { side, request, location } => self.list(side, request, location),
+            EngineCommand::Preflight { probe } => self.preflight(probe),
+            EngineCommand::Batch(request) => self.batch(request),
+            EngineCommand::Plan(request) => self.start(request, true),
+            EngineCommand::Transfer(request) => self.start(request, false),
+            EngineCommand::Pause(paused) => {
+                self.pause.send_replace(paused);
+            }
+            EngineCommand::Cancel => {
+                self.stop.send_replace(true);
+            }
+            EngineCommand::Details { side, request, bucket, key, tags } => {
+                self.details(side, request, bucket, key, tags)
+            }
+            EngineCommand::Totals { side, request, bucket, prefix } => self.count(side, request, bucket, prefix),
+            EngineCommand::StopTotals { side } => {
+                if let Some(old) = self.totals[side.index()].take() {
+                    old.abort();
                 }
-                sessions[i] = Some(session);
             }
         }
     }
-    for handle in running.into_iter().chain(totals).chain([planning]).flatten().chain(watchers) {
-        handle.abort();
+
+    fn connected(&mut self, side: Side, session: Session) {
+        let i = side.index();
+        self.watchers.push(tokio::spawn(watch_lifetime(side, session.clone(), self.events.clone())).abort_handle());
+        if let Some((request, location)) = self.pending[i].take() {
+            self.listing[i] = Some(spawn_listing(side, session.clone(), request, location, self.events.clone()));
+        }
+        self.sessions[i] = Some(session);
+    }
+
+    fn abort_all(self) {
+        let tasks = self.listing.into_iter().chain(self.totals).chain([self.planning]).flatten();
+        for handle in tasks.chain(self.watchers) {
+            handle.abort();
+        }
+    }
+
+    fn list(&mut self, side: Side, request: u64, location: Location) {
+        let i = side.index();
+        match &self.sessions[i] {
+            Some(s) => {
+                if let Some(old) = self.listing[i].take() {
+                    old.abort();
+                }
+                self.listing[i] = Some(spawn_listing(side, s.clone(), request, location, self.events.clone()));
+            }
+            None => self.pending[i] = Some((request, location)),
+        }
+    }
+
+    fn preflight(&mut self, probe: bool) {
+        let (config, events) = (self.config.clone(), self.events.clone());
+        let task = tokio::spawn(async move {
+            let options = preflight::Options { probe, ..preflight::Options::default() };
+            let report = preflight::run(&config, &options).await;
+            let _ = events.send(EngineEvent::Preflight(Box::new(report)));
+        });
+        self.watchers.push(task.abort_handle());
+    }
+
+    fn batch(&mut self, request: crate::engine::batch::BatchRequest) {
+        let (config, events) = (self.config.clone(), self.events.clone());
+        let task = tokio::spawn(async move {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let serving = tokio::spawn(crate::engine::batch::serve(config, request, tx));
+            while let Some(e) = rx.recv().await {
+                if events.send(EngineEvent::Batch(e)).is_err() {
+                    break;
+                }
+            }
+            serving.abort();
+        });
+        self.watchers.push(task.abort_handle());
+    }
+
+    /// A plan (a dry run) or a transfer of the request; either supersedes a plan still running,
+    /// which writes nothing and is stopped rather than left to list on.
+    fn start(&mut self, request: Request, dry_run: bool) {
+        self.tickets += 1;
+        if let Some(old) = self.planning.take() {
+            old.abort();
+        }
+        let (config, mut opts) = for_request(&self.config, &self.transfer, &request);
+        opts.dry_run = dry_run;
+        if dry_run {
+            let controls = Controls { stop: self.stop.subscribe(), pause: self.pause.subscribe() };
+            self.planning = Some(spawn_transfer(config, opts, controls, self.events.clone(), self.tickets));
+            return;
+        }
+        // A second start is a resume: never discard the journal it needs.
+        if self.runs > 0 {
+            opts.resume = ResumePolicy::Auto;
+        }
+        self.runs += 1;
+        self.stop.send_replace(false);
+        self.pause.send_replace(false);
+        let controls = Controls { stop: self.stop.subscribe(), pause: self.pause.subscribe() };
+        self.watchers.push(spawn_transfer(config, opts, controls, self.events.clone(), self.tickets));
+    }
+
+    fn not_connected(side: Side) -> String {
+        format!("the {} side is not connected yet", side.title().to_lowercase())
+    }
+
+    fn details(&mut self, side: Side, request: u64, bucket: String, key: String, tags: bool) {
+        let Some(session) = self.sessions[side.index()].clone() else {
+            let details = Err(Runner::not_connected(side));
+            let _ = self.events.send(EngineEvent::Details { side, request, details });
+            return;
+        };
+        let events = self.events.clone();
+        let task = tokio::spawn(async move {
+            let details = inspect::object_details(&session, &bucket, &key, tags).await;
+            let _ = events.send(EngineEvent::Details { side, request, details });
+        });
+        self.watchers.push(task.abort_handle());
+    }
+
+    fn count(&mut self, side: Side, request: u64, bucket: String, prefix: String) {
+        if let Some(old) = self.totals[side.index()].take() {
+            old.abort();
+        }
+        match self.sessions[side.index()].clone() {
+            Some(session) => {
+                let task = inspect::prefix_totals(side, request, session, bucket, prefix, self.events.clone());
+                self.totals[side.index()] = Some(tokio::spawn(task).abort_handle());
+            }
+            None => {
+                let error = Some(Runner::not_connected(side));
+                let _ =
+                    self.events.send(EngineEvent::Totals { side, request, objects: 0, bytes: 0, done: true, error });
+            }
+        }
     }
 }
 

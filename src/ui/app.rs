@@ -43,7 +43,7 @@ const FRAME: Duration = Duration::from_millis(100);
 /// The console, opened on the browse screen; `t` plans a transfer with the config's settings.
 pub async fn run(config: &Config) -> std::io::Result<()> {
     let prices = crate::core::cost::PriceTable::builtin();
-    let setup = TransferSetup::from_config(config, config.transfer.mode, prices, None);
+    let setup = config.transfer_setup(config.transfer.mode, prices, None);
     let (events_tx, events) = mpsc::unbounded_channel();
     let engine = runner::spawn(config, events_tx);
     let mut state = initial_state(config, SystemTime::now());

@@ -15,7 +15,7 @@ use crate::core::policy::{
     Context, Decision, LabelledPolicy, PolicyKind, Principal, Request, evaluate, evaluate_trust,
 };
 use crate::core::preflight::checks::{
-    Check, FixOut, Problem, Report, Status, Verdict, WriteContext, check, judge, labelled, stand_in,
+    Area, Check, FixOut, Problem, Report, Status, Verdict, WriteContext, check, judge, labelled, stand_in,
 };
 use crate::core::preflight::evidence::{Fetched, KeyEvidence, NamedPolicy};
 
@@ -23,7 +23,7 @@ use crate::core::preflight::evidence::{Fetched, KeyEvidence, NamedPolicy};
 pub const BATCH_CHECK_IDS: [&str; 6] =
     ["batch.trust", "batch.manifest", "batch.report", "batch.source", "batch.destination", "batch.keys"];
 
-const SIDE: &str = "batch";
+const SIDE: Area = Area::Batch;
 
 /// The job role as IAM describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,5 +1,11 @@
 //! The preflight checks: evidence in, one verdict per stable check id out.
 //!
+//! [`CHECKS`] is the one table of checks, in display order: each row is a stable id (the JSON
+//! contract's `id`), the area whose settings it judges, and the function that judges it. To add
+//! a check: gather what it needs into [`Evidence`] (`core/preflight/evidence.rs`, filled by
+//! `engine/evidence.rs`), write its function in `source.rs` or `destination.rs` (it takes its
+//! row, so its id and area come from the table), and add the row.
+//!
 //! Each permission check judges one side alone: the policies of that side are evaluated together
 //! with a stand-in "allow everything" document for the other side, so a failure names exactly
 //! the account and policy that must change, and the fix the policy engine writes targets it.
@@ -11,7 +17,7 @@ use serde::Serialize;
 use crate::core::policy::{
     Decision, Evaluation, Fix, LabelledPolicy, PolicyKind, Principal, Request, combined_fix, evaluate, parse_policy,
 };
-use crate::core::preflight::evidence::{Encryption, Evidence, Fetched, KeyEvidence, NamedPolicy, Ownership};
+use crate::core::preflight::evidence::{Evidence, Fetched, KeyEvidence, NamedPolicy};
 use crate::core::units::format_countdown;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,8 +62,8 @@ impl From<&Fix> for FixOut {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub id: &'static str,
-    /// "source", "destination" or "credentials": which account's settings the check is about.
-    pub side: &'static str,
+    /// Which account's settings the check is about.
+    pub side: Area,
     pub status: Status,
     pub summary: String,
     pub detail: Vec<String>,
@@ -87,38 +93,89 @@ impl Report {
     }
 }
 
-/// The stable check ids, in display order.
-pub const CHECK_IDS: [&str; 12] = [
-    "source.role",
-    "source.read",
-    "source.key",
-    "destination.bucket",
-    "destination.encryption",
-    "destination.bucket_policy",
-    "destination.key_policy",
-    "source.policy.write",
-    "source.policy.key",
-    "destination.ownership",
-    "destination.public_access",
-    "credentials.lifetime",
+/// Whose settings a check is about: the JSON's `side`, and the heading it is shown under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Area {
+    Source,
+    Destination,
+    Credentials,
+    /// Live probes (`--probe`).
+    Probes,
+    /// S3 Batch Operations' job role.
+    Batch,
+}
+
+impl Area {
+    /// The areas in the order reports show them.
+    pub const ALL: [Area; 5] = [Area::Source, Area::Destination, Area::Credentials, Area::Probes, Area::Batch];
+
+    pub fn heading(self) -> &'static str {
+        match self {
+            Area::Source => "Source account",
+            Area::Destination => "Destination account",
+            Area::Credentials => "Credentials",
+            Area::Probes => "Live probes",
+            Area::Batch => "Batch Operations job role",
+        }
+    }
+}
+
+/// What a check is judged from.
+pub(crate) struct Inputs<'a> {
+    ev: &'a Evidence,
+    ctx: &'a Ctx,
+    now: SystemTime,
+}
+
+/// One row of [`CHECKS`].
+pub struct CheckDef {
+    pub id: &'static str,
+    pub area: Area,
+    judge: fn(&CheckDef, &Inputs) -> Check,
+}
+
+/// Every preflight check, in display order.
+pub const CHECKS: [CheckDef; 12] = [
+    CheckDef { id: "source.role", area: Area::Source, judge: |d, i| source::role(d, i.ev) },
+    CheckDef { id: "source.read", area: Area::Source, judge: |d, i| source::read(d, i.ctx) },
+    CheckDef { id: "source.key", area: Area::Source, judge: |d, i| source::key(d, i.ctx) },
+    CheckDef { id: "destination.bucket", area: Area::Destination, judge: |d, i| destination::bucket(d, i.ev) },
+    CheckDef { id: "destination.encryption", area: Area::Destination, judge: |d, i| destination::encryption(d, i.ev) },
+    CheckDef {
+        id: "destination.bucket_policy",
+        area: Area::Destination,
+        judge: |d, i| destination::bucket_policy(d, i.ctx),
+    },
+    CheckDef { id: "destination.key_policy", area: Area::Destination, judge: |d, i| destination::key_policy(d, i.ctx) },
+    CheckDef { id: "source.policy.write", area: Area::Source, judge: |d, i| source::policy_write(d, i.ctx) },
+    CheckDef { id: "source.policy.key", area: Area::Source, judge: |d, i| source::policy_key(d, i.ctx) },
+    CheckDef {
+        id: "destination.ownership",
+        area: Area::Destination,
+        judge: |d, i| destination::ownership(d, i.ev, i.ctx),
+    },
+    CheckDef {
+        id: "destination.public_access",
+        area: Area::Destination,
+        judge: |d, i| destination::public_access(d, i.ev),
+    },
+    CheckDef {
+        id: "credentials.lifetime",
+        area: Area::Credentials,
+        judge: |d, i| credentials_lifetime(d, i.ev, i.now),
+    },
 ];
+
+/// The stable check ids, in display order.
+pub fn check_ids() -> impl Iterator<Item = &'static str> {
+    CHECKS.iter().map(|c| c.id)
+}
 
 pub fn run(ev: &Evidence, now: SystemTime) -> Report {
     let ctx = Ctx::new(ev);
-    let checks = vec![
-        source_role(ev),
-        source_read(&ctx),
-        source_key(&ctx),
-        destination_bucket(ev),
-        destination_encryption(ev),
-        destination_bucket_policy(&ctx),
-        destination_key_policy(&ctx),
-        source_policy_write(&ctx),
-        source_policy_key(&ctx),
-        destination_ownership(ev, &ctx),
-        destination_public_access(ev),
-        credentials_lifetime(ev, now),
-    ];
+    let inputs = Inputs { ev, ctx: &ctx, now };
+    let checks: Vec<Check> = CHECKS.iter().map(|def| (def.judge)(def, &inputs)).collect();
     let verdict = if checks.iter().any(|c| c.status == Status::Fail) {
         Verdict::Blocked
     } else if checks.iter().any(|c| c.status == Status::Unknown) {
@@ -130,7 +187,7 @@ pub fn run(ev: &Evidence, now: SystemTime) -> Report {
     Report { verdict, principal, checks, probes: Vec::new() }
 }
 
-pub fn check(id: &'static str, side: &'static str, status: Status, summary: impl Into<String>) -> Check {
+pub fn check(id: &'static str, side: Area, status: Status, summary: impl Into<String>) -> Check {
     Check { id, side, status, summary: summary.into(), detail: Vec::new(), fix: None, fixes: Vec::new() }
 }
 
@@ -150,7 +207,7 @@ pub(crate) enum Problem {
 }
 
 impl Problem {
-    pub(crate) fn check(&self, id: &'static str, side: &'static str, what: &str) -> Check {
+    pub(crate) fn check(&self, id: &'static str, side: Area, what: &str) -> Check {
         match self {
             Problem::Unreadable(why) => {
                 check(id, side, Status::Unknown, format!("{what} could not be read")).with_detail([why.clone()])
@@ -340,6 +397,13 @@ impl Ctx {
         actions.iter().map(|action| writes.request(principal, action, resource, resource_account, kms_region)).collect()
     }
 
+    /// The copier's writes into the destination prefix, judged against `policies`.
+    fn judge_writes(&self, policies: &[LabelledPolicy]) -> Vec<Evaluation> {
+        let account = self.dst_account.clone().unwrap_or_default();
+        let resource = format!("arn:aws:s3:::{}/{}*", self.dst_bucket, self.dst_prefix);
+        self.requests(&self.write_actions(), &resource, &account, None).iter().map(|r| evaluate(r, policies)).collect()
+    }
+
     fn write_actions(&self) -> Vec<&'static str> {
         let mut a = vec!["s3:PutObject"];
         if self.copies_tags {
@@ -387,7 +451,7 @@ pub(crate) fn stand_in(kind: PolicyKind, principal: &str, account: &str) -> Labe
 }
 
 /// Folds evaluations into a check: pass when all allow, fail with one combined fix otherwise.
-pub(crate) fn judge(id: &'static str, side: &'static str, what: &str, evaluations: Vec<Evaluation>) -> Check {
+pub(crate) fn judge(id: &'static str, side: Area, what: &str, evaluations: Vec<Evaluation>) -> Check {
     let denied: Vec<&Evaluation> = evaluations.iter().filter(|e| e.decision != Decision::Allow).collect();
     if denied.is_empty() {
         let detail = evaluations.iter().flat_map(|e| e.explanation.iter().cloned()).take(6).collect::<Vec<_>>();
@@ -428,40 +492,8 @@ fn dedup(lines: Vec<String>) -> Vec<String> {
     out
 }
 
-fn source_role(ev: &Evidence) -> Check {
-    let id = "source.role";
-    match &ev.principal {
-        Fetched::Got(p) => match &p.role {
-            Fetched::Got(role) => check(
-                id,
-                "source",
-                Status::Pass,
-                format!("acting as {} (account {}), role {}", p.arn, p.account, role.name),
-            )
-            .with_detail([
-                format!("role ARN: {}", p.role_arn.clone().unwrap_or_default()),
-                format!(
-                    "MaxSessionDuration: {}",
-                    format_countdown(std::time::Duration::from_secs(role.max_session_secs))
-                ),
-            ]),
-            Fetched::Absent => {
-                check(id, "source", Status::Pass, format!("acting as {} (account {}), not a role", p.arn, p.account))
-            }
-            Fetched::Unreadable(why) => {
-                check(id, "source", Status::Unknown, format!("acting as {}, but the role could not be read", p.arn))
-                    .with_detail([why.clone()])
-            }
-        },
-        Fetched::Absent => check(id, "source", Status::Fail, "no transfer principal"),
-        Fetched::Unreadable(why) => {
-            check(id, "source", Status::Fail, "the transfer principal does not resolve").with_detail([why.clone()])
-        }
-    }
-}
-
 /// Common guard: a permission check cannot run without the principal's own policies.
-fn identity_guard(ctx: &Ctx, id: &'static str, side: &'static str) -> Option<Check> {
+fn identity_guard(ctx: &Ctx, id: &'static str, side: Area) -> Option<Check> {
     ctx.identity_unknown.as_ref().map(|why| {
         check(id, side, Status::Unknown, "the principal's identity policies could not be judged")
             .with_detail([why.clone()])
@@ -473,7 +505,7 @@ fn identity_guard(ctx: &Ctx, id: &'static str, side: &'static str) -> Option<Che
 fn identity_and_bucket(
     ctx: &Ctx,
     id: &'static str,
-    side: &'static str,
+    side: Area,
     bucket: &str,
     bucket_policy: &Result<Option<LabelledPolicy>, Problem>,
 ) -> Result<Vec<LabelledPolicy>, Box<Check>> {
@@ -487,385 +519,8 @@ fn identity_and_bucket(
     Ok(policies)
 }
 
-fn source_read(ctx: &Ctx) -> Check {
-    let (id, side) = ("source.read", "source");
-    let policies = match identity_and_bucket(ctx, id, side, &ctx.src_bucket, &ctx.source_bucket) {
-        Ok(p) => p,
-        Err(c) => return *c,
-    };
-    let bucket_arn = format!("arn:aws:s3:::{}", ctx.src_bucket);
-    let objects = format!("{bucket_arn}/{}*", ctx.src_prefix);
-    let mut requests = ctx.requests(&["s3:ListBucket"], &bucket_arn, &ctx.src_account, None);
-    let mut object_actions = vec!["s3:GetObject"];
-    if ctx.copies_tags {
-        object_actions.push("s3:GetObjectTagging");
-    }
-    requests.extend(ctx.requests(&object_actions, &objects, &ctx.src_account, None));
-    let evals = requests.iter().map(|r| evaluate(r, &policies)).collect();
-    judge(id, side, &format!("reading s3://{}/{}", ctx.src_bucket, ctx.src_prefix), evals)
-}
-
-fn source_key(ctx: &Ctx) -> Check {
-    let (id, side) = ("source.key", "source");
-    if ctx.principal.is_none() {
-        return check(
-            id,
-            side,
-            Status::Unknown,
-            "the source objects' encryption is unknown: the transfer principal did not resolve",
-        );
-    }
-    let Some(key) = &ctx.source_key else {
-        return check(id, side, Status::Pass, "not needed: the source objects are not encrypted with SSE-KMS");
-    };
-    let (key, policy) = match key {
-        Ok(k) => k,
-        Err(why) => {
-            return check(id, side, Status::Unknown, "the source objects' KMS key could not be described")
-                .with_detail([why.clone()]);
-        }
-    };
-    if let Some(c) = identity_guard(ctx, id, side) {
-        return c;
-    }
-    let policy = match policy {
-        Ok(p) => p.clone(),
-        Err(problem) => return problem.check(id, side, &format!("the key policy of {}", key.arn)),
-    };
-    let mut policies = ctx.identity.clone();
-    policies.push(policy);
-    let evals = ctx
-        .requests(&["kms:Decrypt"], &key.arn, &key.account, Some(&key.region))
-        .iter()
-        .map(|r| evaluate(r, &policies))
-        .collect();
-    judge(id, side, &format!("decrypting with the source key {}", key.arn), evals)
-}
-
-fn destination_bucket(ev: &Evidence) -> Check {
-    let (id, side) = ("destination.bucket", "destination");
-    let b = &ev.destination;
-    match (&b.exists, &b.region) {
-        (Fetched::Absent, _) => check(id, side, Status::Fail, format!("bucket {} does not exist", b.bucket))
-            .with_detail(["create it in the destination account (step 3), or fix [destination] bucket".to_string()]),
-        (_, Fetched::Got(region)) => check(id, side, Status::Pass, format!("bucket {} exists in {region}", b.bucket)),
-        (Fetched::Got(()), _) => {
-            check(id, side, Status::Warn, format!("bucket {} exists; its Region is unknown", b.bucket))
-        }
-        (Fetched::Unreadable(why), _) => {
-            check(id, side, Status::Unknown, format!("could not confirm bucket {} exists", b.bucket))
-                .with_detail([why.clone()])
-        }
-    }
-}
-
-fn deferred(id: &'static str, side: &'static str, bucket: &str) -> Check {
-    check(id, side, Status::Unknown, format!("skipped: bucket {bucket} does not exist (see destination.bucket)"))
-}
-
-fn destination_encryption(ev: &Evidence) -> Check {
-    let (id, side) = ("destination.encryption", "destination");
-    let b = &ev.destination;
-    if matches!(b.exists, Fetched::Absent) {
-        return deferred(id, side, &b.bucket);
-    }
-    let configured = ev.destination_key_arn.as_deref();
-    let enc = match &b.encryption {
-        Fetched::Got(e) => e,
-        Fetched::Absent => {
-            return match configured {
-                Some(k) => check(
-                    id,
-                    side,
-                    Status::Fail,
-                    format!("{} has no default encryption; the config names {k}", b.bucket),
-                )
-                .with_detail(["set the bucket's default encryption to SSE-KMS with that key ARN (step 4)".to_string()]),
-                None => check(
-                    id,
-                    side,
-                    Status::Pass,
-                    format!("{} has no default encryption and the config names no key", b.bucket),
-                ),
-            };
-        }
-        Fetched::Unreadable(why) => {
-            return check(
-                id,
-                side,
-                Status::Unknown,
-                format!("the default encryption of {} could not be read", b.bucket),
-            )
-            .with_detail([why.clone()]);
-        }
-    };
-    let (key_id, bucket_key) = match enc {
-        Encryption::SseKms { key_id, bucket_key } => (key_id, *bucket_key),
-        Encryption::SseS3 => {
-            return match configured {
-                Some(k) => check(
-                    id,
-                    side,
-                    Status::Fail,
-                    format!("{} uses SSE-S3 by default, but the config names the KMS key {k}", b.bucket),
-                )
-                .with_detail([
-                    "either set default encryption to SSE-KMS with that key (step 4) or remove kms_key_arn".to_string(),
-                ]),
-                None => check(id, side, Status::Pass, format!("{} uses SSE-S3 (no key policy involved)", b.bucket)),
-            };
-        }
-        Encryption::Other(alg) => return check(id, side, Status::Warn, format!("{} uses {alg} by default", b.bucket)),
-    };
-    let aws_managed = key_id == "aws/s3"
-        || key_id.ends_with("alias/aws/s3")
-        || ev.destination_key.as_ref().and_then(|k| k.got()).is_some_and(|k| k.manager == "AWS");
-    if aws_managed {
-        return check(id, side, Status::Fail, format!("{} is encrypted with the AWS managed key aws/s3", b.bucket)).with_detail([
-            "its key policy cannot be edited, so no other account can use it: cross-account writes fail with KMS.NotFoundException (Invalid keyId aws/s3)".to_string(),
-            "create a customer-managed key, allow the source role in its key policy, and make it the bucket's default encryption (steps 4 and 6)".to_string(),
-        ]);
-    }
-    if !key_id.starts_with("arn:") {
-        return check(id, side, Status::Fail, format!("default encryption names the key as {key_id:?}, not by ARN"))
-            .with_detail([
-                "aliases and key ids resolve in the caller's account: name the key by its full ARN".to_string()
-            ]);
-    }
-    let mut c = match configured {
-        Some(k) if k != key_id => {
-            check(id, side, Status::Fail, format!("default encryption uses {key_id}, but the config names {k}"))
-        }
-        None => check(
-            id,
-            side,
-            Status::Warn,
-            format!("default encryption uses {key_id}; set kms_key_arn to it so copies send the same key"),
-        ),
-        Some(_) => check(id, side, Status::Pass, format!("SSE-KMS with {key_id}")),
-    };
-    if let Some(Fetched::Got(k)) = &ev.destination_key {
-        let mut problems = Vec::new();
-        if !k.enabled {
-            problems.push("the key is disabled".to_string());
-        }
-        if !k.symmetric {
-            problems.push("the key is not symmetric (S3 needs SYMMETRIC_DEFAULT)".to_string());
-        }
-        if let Some(r) = b.region.got()
-            && &k.region != r
-        {
-            problems.push(format!("the key is in {} but the bucket is in {r}", k.region));
-        }
-        if !problems.is_empty() {
-            c.status = Status::Fail;
-            c.summary = format!("the key {} cannot encrypt for this bucket", k.arn);
-            c.detail.extend(problems);
-        }
-    }
-    if c.status == Status::Pass && !bucket_key {
-        c.status = Status::Warn;
-        c.detail.push(
-            "S3 Bucket Keys are off: every object written costs a KMS request (up to 99% more KMS cost)".to_string(),
-        );
-    }
-    c
-}
-
-fn destination_bucket_policy(ctx: &Ctx) -> Check {
-    let (id, side) = ("destination.bucket_policy", "destination");
-    if ctx.destination_missing {
-        return deferred(id, side, &ctx.dst_bucket);
-    }
-    let Some(principal) = &ctx.principal else {
-        return check(id, side, Status::Unknown, "the transfer principal is unknown");
-    };
-    let account = ctx.dst_account.clone().unwrap_or_default();
-    if account == principal.account {
-        return check(
-            id,
-            side,
-            Status::Pass,
-            "same account as the principal: its identity policy is enough (see source.policy.write)",
-        );
-    }
-    let bucket_policy = match &ctx.destination_bucket {
-        Ok(p) => p.clone(),
-        Err(problem) => return problem.check(id, side, &format!("the bucket policy of {}", ctx.dst_bucket)),
-    };
-    let mut policies = vec![stand_in(PolicyKind::Identity, "", &principal.account)];
-    policies.extend(bucket_policy);
-    let resource = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
-    let evals =
-        ctx.requests(&ctx.write_actions(), &resource, &account, None).iter().map(|r| evaluate(r, &policies)).collect();
-    judge(
-        id,
-        side,
-        &format!(
-            "the bucket policy of {} (account {account}) letting {} write",
-            ctx.dst_bucket,
-            ctx.principal_for_policy()
-        ),
-        evals,
-    )
-}
-
-fn destination_key_policy(ctx: &Ctx) -> Check {
-    let (id, side) = ("destination.key_policy", "destination");
-    let Some(arn) = &ctx.key_arn else {
-        return check(id, side, Status::Pass, "not needed: no destination KMS key is configured");
-    };
-    let Some((key_account, policy)) = &ctx.destination_key else {
-        return check(id, side, Status::Unknown, format!("the key {arn} is unknown"));
-    };
-    let Some(principal) = &ctx.principal else {
-        return check(id, side, Status::Unknown, "the transfer principal is unknown");
-    };
-    let policy = match policy {
-        Ok(p) => p.clone(),
-        Err(problem) => return problem.check(id, side, &format!("the key policy of {arn}")),
-    };
-    let policies = vec![stand_in(PolicyKind::Identity, "", &principal.account), policy];
-    let key_region = arn.split(':').nth(3).unwrap_or_default().to_string();
-    let region = ctx.dst_region.clone().unwrap_or(key_region);
-    let evals = ctx
-        .requests(&ctx.key_actions(), arn, key_account, Some(&region))
-        .iter()
-        .map(|r| evaluate(r, &policies))
-        .collect();
-    judge(
-        id,
-        side,
-        &format!("the key policy of {arn} (account {key_account}) letting {} use the key", ctx.principal_for_policy()),
-        evals,
-    )
-}
-
-fn source_policy_write(ctx: &Ctx) -> Check {
-    let (id, side) = ("source.policy.write", "source");
-    if let Some(c) = identity_guard(ctx, id, side) {
-        return c;
-    }
-    let account = ctx.dst_account.clone().unwrap_or_default();
-    let mut policies = ctx.identity.clone();
-    policies.push(stand_in(PolicyKind::Bucket, &ctx.principal_for_policy(), &account));
-    let resource = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
-    let evals =
-        ctx.requests(&ctx.write_actions(), &resource, &account, None).iter().map(|r| evaluate(r, &policies)).collect();
-    judge(
-        id,
-        side,
-        &format!("the principal's own policies allowing writes to s3://{}/{}", ctx.dst_bucket, ctx.dst_prefix),
-        evals,
-    )
-}
-
-fn source_policy_key(ctx: &Ctx) -> Check {
-    let (id, side) = ("source.policy.key", "source");
-    let Some(arn) = &ctx.key_arn else {
-        return check(id, side, Status::Pass, "not needed: no destination KMS key is configured");
-    };
-    if let Some(c) = identity_guard(ctx, id, side) {
-        return c;
-    }
-    let key_account = arn.split(':').nth(4).unwrap_or_default().to_string();
-    let region = arn.split(':').nth(3).unwrap_or_default().to_string();
-    let mut policies = ctx.identity.clone();
-    policies.push(stand_in(PolicyKind::Key, &ctx.principal_for_policy(), &key_account));
-    let evals = ctx
-        .requests(&ctx.key_actions(), arn, &key_account, Some(&region))
-        .iter()
-        .map(|r| evaluate(r, &policies))
-        .collect();
-    judge(id, side, &format!("the principal's own policies allowing use of {arn}"), evals)
-}
-
-fn destination_ownership(ev: &Evidence, ctx: &Ctx) -> Check {
-    let (id, side) = ("destination.ownership", "destination");
-    let b = &ev.destination;
-    if matches!(b.exists, Fetched::Absent) {
-        return deferred(id, side, &b.bucket);
-    }
-    match &b.ownership {
-        Fetched::Got(Ownership::BucketOwnerEnforced) => {
-            check(id, side, Status::Pass, "BucketOwnerEnforced: the Data Lake owns every copy; no ACL is sent")
-        }
-        Fetched::Got(Ownership::BucketOwnerPreferred) => match ev.run.acl.as_deref() {
-            Some("bucket-owner-full-control") => acl_allowed(ctx),
-            _ => check(id, side, Status::Fail, "BucketOwnerPreferred, but copies would be sent without bucket-owner-full-control")
-                .with_detail(["without that ACL the source account would own the copies".to_string()]),
-        },
-        Fetched::Got(Ownership::ObjectWriter) | Fetched::Absent => check(
-            id,
-            side,
-            Status::Fail,
-            "ObjectWriter: copies would stay owned by the source account, and the Data Lake could not govern them",
-        )
-        .with_detail([format!(
-            "set Object Ownership to BucketOwnerEnforced: aws s3api put-bucket-ownership-controls --bucket {} --ownership-controls 'Rules=[{{ObjectOwnership=BucketOwnerEnforced}}]'",
-            b.bucket
-        )]),
-        Fetched::Unreadable(why) => check(id, side, Status::Unknown, "Object Ownership could not be read").with_detail([why.clone()]),
-    }
-}
-
-/// BucketOwnerPreferred: the copier sends bucket-owner-full-control, which needs s3:PutObjectAcl
-/// from both the principal's policies and (cross-account) the bucket policy.
-fn acl_allowed(ctx: &Ctx) -> Check {
-    let (id, side) = ("destination.ownership", "destination");
-    let policies = match identity_and_bucket(ctx, id, side, &ctx.dst_bucket, &ctx.destination_bucket) {
-        Ok(p) => p,
-        Err(c) => return *c,
-    };
-    let account = ctx.dst_account.clone().unwrap_or_default();
-    let resource = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
-    let evals =
-        ctx.requests(&["s3:PutObjectAcl"], &resource, &account, None).iter().map(|r| evaluate(r, &policies)).collect();
-    let mut c = judge(id, side, "BucketOwnerPreferred: sending bucket-owner-full-control (s3:PutObjectAcl)", evals);
-    if c.status == Status::Pass {
-        c.summary =
-            "BucketOwnerPreferred: copies are sent with bucket-owner-full-control, and s3:PutObjectAcl is allowed"
-                .into();
-    }
-    c
-}
-
-fn destination_public_access(ev: &Evidence) -> Check {
-    let (id, side) = ("destination.public_access", "destination");
-    let b = &ev.destination;
-    if matches!(b.exists, Fetched::Absent) {
-        return deferred(id, side, &b.bucket);
-    }
-    match (&b.restrict_public_buckets, &b.policy_is_public) {
-        (Fetched::Got(false) | Fetched::Absent, _) => check(id, side, Status::Pass, "RestrictPublicBuckets is off"),
-        (Fetched::Got(true), Fetched::Got(false) | Fetched::Absent) => check(
-            id,
-            side,
-            Status::Pass,
-            "RestrictPublicBuckets is on, and the bucket policy is not public: the cross-account grant is not blocked",
-        ),
-        (Fetched::Got(true), Fetched::Got(true)) => {
-            check(id, side, Status::Fail, "RestrictPublicBuckets blocks the bucket policy, which AWS considers public")
-                .with_detail([
-                    "scope the policy's Principal to the source role ARN (no \"*\"), or turn RestrictPublicBuckets off"
-                        .to_string(),
-                ])
-        }
-        (Fetched::Got(true), Fetched::Unreadable(why)) => check(
-            id,
-            side,
-            Status::Unknown,
-            "RestrictPublicBuckets is on; whether the policy counts as public is unknown",
-        )
-        .with_detail([why.clone()]),
-        (Fetched::Unreadable(why), _) => {
-            check(id, side, Status::Unknown, "the public access block could not be read").with_detail([why.clone()])
-        }
-    }
-}
-
-fn credentials_lifetime(ev: &Evidence, now: SystemTime) -> Check {
-    let (id, side) = ("credentials.lifetime", "credentials");
+fn credentials_lifetime(def: &CheckDef, ev: &Evidence, now: SystemTime) -> Check {
+    let (id, side) = (def.id, def.area);
     let Some(life) = &ev.credentials else {
         return check(id, side, Status::Unknown, "the credentials' lifetime is unknown");
     };
@@ -895,6 +550,9 @@ fn credentials_lifetime(ev: &Evidence, now: SystemTime) -> Check {
             .with_detail(detail),
     }
 }
+
+mod destination;
+mod source;
 
 #[cfg(test)]
 #[path = "checks_tests.rs"]

@@ -341,7 +341,7 @@ fn verdicts() {
             assert_eq!(c.status, want, "{rule}: {} — {} {:?}", c.id, c.summary, c.detail);
         }
         assert_eq!(report.verdict, verdict, "{rule}");
-        assert_eq!(report.checks.len(), CHECK_IDS.len(), "{rule}");
+        assert_eq!(report.checks.len(), CHECKS.len(), "{rule}");
         for c in report.checks.iter().filter(|c| c.status == Status::Fail && c.id.contains("policy")) {
             if c.summary.contains("explicitly") || c.summary.contains("not a valid") {
                 assert!(c.fix.is_none(), "{rule}: an explicit deny or broken document gets no invented allow");

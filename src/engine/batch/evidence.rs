@@ -31,7 +31,7 @@ pub async fn preflight(config: &Config, target: &BatchTarget, supplied: &Supplie
                 .map(|id| {
                     crate::core::preflight::checks::check(
                         id,
-                        "batch",
+                        crate::core::preflight::checks::Area::Batch,
                         Status::Unknown,
                         "the source identity did not resolve",
                     )

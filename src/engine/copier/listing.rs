@@ -46,7 +46,7 @@ where
             }
         }
     });
-    Prefetched { rx, _task: super::AbortOnDrop(task), listed: 0, finished: false }
+    Prefetched { rx, _task: super::dispatch::AbortOnDrop(task), listed: 0, finished: false }
 }
 
 /// A cursor over every object under a prefix, in S3's key order.
@@ -171,7 +171,7 @@ impl ObjectPages {
 /// A listing running ahead of its reader (see [`ObjectPages::prefetch`]); dropping it stops it.
 pub struct Prefetched {
     rx: mpsc::Receiver<Page>,
-    _task: super::AbortOnDrop,
+    _task: super::dispatch::AbortOnDrop,
     pub listed: u64,
     finished: bool,
 }
@@ -219,7 +219,7 @@ mod tests {
             tx.try_send(p).unwrap();
         }
         let idle = tokio::spawn(async {});
-        Prefetched { rx, _task: super::super::AbortOnDrop(idle), listed: 0, finished: false }
+        Prefetched { rx, _task: super::super::dispatch::AbortOnDrop(idle), listed: 0, finished: false }
     }
 
     #[test]

@@ -2,29 +2,23 @@
 //! identity check for `sync`, and delete. Every outcome is a value; nothing here stops a run.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use aws_sdk_s3::types::ChecksumMode;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::core::plan::{Listed, PartPlan, part_plan, part_range, resolve_check};
-use crate::core::progress::{Failure, Halt, Method, TransferEvent};
+use crate::core::plan::{Listed, PartPlan, part_plan, resolve_check};
+use crate::core::progress::{Method, TransferEvent};
 use crate::core::side::Side;
 use crate::engine::copier::limiter::Permit;
-use crate::engine::copier::retry::{
-    Bare400s, Class, MAX_ATTEMPTS, MAX_EXPIRED_NO_RENEW, MAX_EXPIRED_RETRIES, OpError, backoff, head_error, op_error,
-    retry_bare_400,
-};
+use crate::engine::copier::multipart::multipart;
+use crate::engine::copier::request::{Failed, Op, Res};
+use crate::engine::copier::retry::{Class, OpError, head_error, op_error};
 use crate::engine::copier::{Ctx, Task};
 
 /// The user-metadata key s3ferry writes on multipart and streamed copies.
 pub const SOURCE_ETAG_META: &str = "s3ferry-source-etag";
-/// Parts of one object in flight at once (each also takes a request permit).
-const PARTS_IN_FLIGHT: usize = 32;
 
 /// Characters kept as-is in `x-amz-copy-source`: unreserved ones and the `/` separators.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
@@ -53,29 +47,21 @@ pub enum Outcome {
     Deleted,
 }
 
-/// A failure before it is turned into a [`Failure`] record.
-pub(crate) struct Failed {
-    pub(crate) error: OpError,
-    attempts: u32,
-    op: &'static str,
-}
-
-type Res<T> = Result<T, Failed>;
-
 /// The headers a copy carries over from its source.
 #[derive(Debug, Default, Clone)]
-struct Meta {
-    content_type: Option<String>,
-    cache_control: Option<String>,
-    content_encoding: Option<String>,
-    content_disposition: Option<String>,
-    content_language: Option<String>,
-    metadata: HashMap<String, String>,
+pub(crate) struct Meta {
+    pub(crate) content_type: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) content_disposition: Option<String>,
+    pub(crate) content_language: Option<String>,
+    pub(crate) metadata: HashMap<String, String>,
 }
 
+/// The [`Meta`] of a GetObject or HeadObject answer.
 macro_rules! meta_from {
     ($o:expr) => {
-        Meta {
+        $crate::engine::copier::object::Meta {
             content_type: $o.content_type().map(str::to_string),
             cache_control: $o.cache_control().map(str::to_string),
             content_encoding: $o.content_encoding().map(str::to_string),
@@ -90,7 +76,7 @@ macro_rules! meta_from {
 macro_rules! with_meta {
     ($req:expr, $meta:expr, $etag:expr) => {{
         let mut metadata = $meta.metadata.clone();
-        metadata.insert(SOURCE_ETAG_META.to_string(), $etag.to_string());
+        metadata.insert($crate::engine::copier::object::SOURCE_ETAG_META.to_string(), $etag.to_string());
         $req.set_content_type($meta.content_type.clone())
             .set_cache_control($meta.cache_control.clone())
             .set_content_encoding($meta.content_encoding.clone())
@@ -99,163 +85,7 @@ macro_rules! with_meta {
             .set_metadata(Some(metadata))
     }};
 }
-
-/// The headers every destination write carries: SSE-KMS with the configured key, the expected
-/// bucket owner, and the ACL the bucket's Object Ownership needs.
-macro_rules! dest_write {
-    ($req:expr, $ctx:expr) => {{
-        let r = $req.set_expected_bucket_owner($ctx.dest_owner.clone()).set_acl($ctx.acl.clone());
-        match &$ctx.kms_key {
-            Some(k) => r.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
-            None => r,
-        }
-    }};
-}
-
-impl Ctx {
-    /// Runs one request with the copier's retry policy; the limiter learns from every answer.
-    async fn call<T, F, Fut>(&self, side: Side, op: &'static str, mut f: F) -> Res<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, OpError>>,
-    {
-        let mut attempts = 0;
-        let mut expired = 0;
-        let mut bare_400 = Bare400s::default();
-        // Refusals reported on these credentials so far, this request's own included.
-        let refusals = || self.session(side).map_or(0, |s| s.refusals());
-        let mut refused_mark = refusals();
-        loop {
-            attempts += 1;
-            // Boxed: an SDK request future is about 9 KiB, and inline it made every object
-            // task 14 KiB, which tokio copies as the task is spawned, run and finished.
-            let sent = std::time::Instant::now();
-            let error = match Box::pin(f()).await {
-                Ok(v) => {
-                    if let Some(limit) = self.limiter.succeeded(sent.elapsed()) {
-                        self.emit(TransferEvent::Concurrency { limit });
-                    }
-                    return Ok(v);
-                }
-                Err(e) => e,
-            };
-            match error.class {
-                Class::Expired => {
-                    // Not a failure of the object: renew the credentials and send the same
-                    // request again. When they cannot renew, the run halts and the object stays
-                    // in the journal for the resume.
-                    expired += 1;
-                    attempts -= 1;
-                    self.emit(TransferEvent::CredentialsExpired { side });
-                    let renews = self.renews(side);
-                    let limit = if renews { MAX_EXPIRED_RETRIES } else { MAX_EXPIRED_NO_RENEW };
-                    if self.halted() || expired >= limit {
-                        self.halt(Halt { side, expired: true });
-                        return Err(Failed { error, attempts, op });
-                    }
-                    if let Some(s) = self.session(side) {
-                        s.invalidate();
-                    }
-                    refused_mark = refusals();
-                    let wait = std::time::Duration::from_millis(250).saturating_mul(expired.min(8));
-                    tokio::time::sleep(wait).await;
-                }
-                Class::MaybeExpired if retry_bare_400(&mut bare_400, refusals() > refused_mark) => {
-                    attempts -= 1;
-                    self.emit(TransferEvent::Retry { code: error.code.clone() });
-                    if let Some(s) = self.session(side) {
-                        s.invalidate_unconfirmed();
-                    }
-                    refused_mark = refusals();
-                    let tries = bare_400.counted.max(bare_400.amid_expiries).min(5);
-                    tokio::time::sleep(std::time::Duration::from_millis(400).saturating_mul(tries)).await;
-                }
-                Class::MaybeExpired => {
-                    let message = format!(
-                        "{} (a HEAD answer carries no error code, and fresh credentials got the same 400: not an expiry; \
-                         an object encrypted with SSE-C, or a bucket in another Region, answers so)",
-                        error.message
-                    );
-                    return Err(Failed { error: OpError { message, ..error }, attempts, op });
-                }
-                Class::Throttle | Class::Retry if attempts < MAX_ATTEMPTS => {
-                    if error.class == Class::Throttle {
-                        self.emit(TransferEvent::Throttled);
-                        if let Some(limit) = self.limiter.throttled() {
-                            self.emit(TransferEvent::Concurrency { limit });
-                        }
-                    }
-                    self.emit(TransferEvent::Retry { code: error.code.clone() });
-                    tokio::time::sleep(backoff(attempts, fastrand::f64())).await;
-                }
-                _ => return Err(Failed { error, attempts, op }),
-            }
-        }
-    }
-
-    pub(crate) fn emit(&self, event: TransferEvent) {
-        let _ = self.events.send(event);
-    }
-
-    fn src_key(&self, key: &str) -> String {
-        format!("{}{}", self.src_prefix, key)
-    }
-
-    fn dst_key(&self, key: &str) -> String {
-        format!("{}{}", self.dst_prefix, key)
-    }
-
-    /// A failure record whose message names bucket, key, account and the next step.
-    fn failure(&self, key: &str, f: Failed) -> Failure {
-        let src = format!("s3://{}/{}", self.src_bucket, self.src_key(key));
-        let dst = format!("s3://{}/{}", self.dst_bucket, self.dst_key(key));
-        let detail = &f.error.message;
-        let kms = "; with SSE-KMS also kms:GenerateDataKey and kms:Decrypt on the key (IAM policy and key policy)";
-        let (who, target, next) = match f.op {
-            "GetObject" | "HeadObject (source)" | "GetObjectTagging" => (
-                &self.src_who,
-                src.clone(),
-                "allow s3:GetObject and s3:GetObjectTagging on the source objects (and kms:Decrypt on the source key if it is SSE-KMS)".to_string(),
-            ),
-            "DeleteObject" => (
-                &self.dst_who,
-                dst.clone(),
-                "allow s3:DeleteObject on the destination prefix (identity policy and, across accounts, the destination bucket policy), or run sync without --delete".to_string(),
-            ),
-            "HeadObject (destination)" => (
-                &self.dst_who,
-                dst.clone(),
-                "allow s3:GetObject on the destination prefix so sync can read what it wrote".to_string(),
-            ),
-            _ => (
-                &self.dst_who,
-                format!("{src} -> {dst}"),
-                format!("allow s3:GetObject on the source, and s3:PutObject and s3:PutObjectTagging on the destination prefix in the identity policy and, across accounts, in the destination bucket policy{kms}"),
-            ),
-        };
-        let message = match f.error.code.as_str() {
-            "AccessDenied" | "Forbidden" => format!("AccessDenied: {} {target} as {who}: {detail}. Next: {next}", f.op),
-            "NoSuchKey" | "NotFound" if f.op != "HeadObject (destination)" => format!(
-                "{}: {src} no longer exists (deleted after it was listed); nothing to copy: {detail}",
-                f.error.code
-            ),
-            "InvalidObjectState" | "ObjectNotInActiveTierError" => format!(
-                "{}: {src} is archived (Glacier/Deep Archive); restore it before copying: {detail}",
-                f.error.code
-            ),
-            "PreconditionFailed" => {
-                format!("PreconditionFailed: {src} changed after it was listed; run sync again to copy the new version")
-            }
-            "AccessControlListNotSupported" => format!(
-                "AccessControlListNotSupported: {dst} has ACLs disabled (BucketOwnerEnforced) but an ACL was sent; {detail}"
-            ),
-            "SizeMismatch" | "ChecksumMismatch" => format!("{}: {target}: {detail}", f.error.code),
-            _ => format!("{} {target} as {who} failed after {} attempt(s): {detail}", f.op, f.attempts),
-        };
-        let key = if f.op == "DeleteObject" { self.dst_key(key) } else { self.src_key(key) };
-        Failure { key, code: f.error.code, message, attempts: f.attempts }
-    }
-}
+pub(crate) use {meta_from, with_meta};
 
 /// Runs one task to its end and records the outcome (journal + event).
 pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
@@ -276,7 +106,7 @@ pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
     match result {
         Ok(Outcome::Copied { dest_etag, dest_modified }) => {
             ctx.record(|j| j.copied(&key, &dest_etag, dest_modified));
-            let parted = !matches!(part_plan_for(&ctx, size), PartPlan::Single);
+            let parted = !matches!(ctx.sizes.part_plan(size), PartPlan::Single);
             ctx.emit(TransferEvent::Copied { bytes: size, parted });
         }
         Ok(Outcome::Unchanged { dest_etag }) => {
@@ -301,20 +131,12 @@ pub(crate) async fn process(ctx: Arc<Ctx>, task: Task, permit: Permit) {
     }
 }
 
-fn part_plan_for(ctx: &Ctx, size: u64) -> PartPlan {
-    // Streaming buffers at most one part per request, so anything above a part goes in parts.
-    let threshold = match ctx.method {
-        Method::ServerSide => ctx.threshold,
-        Method::Stream => ctx.threshold.min(ctx.part_size),
-    };
-    part_plan(size, threshold, ctx.part_size).unwrap_or(PartPlan::Single)
-}
-
 async fn copy(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
-    if let Err(e) = part_plan(o.size, ctx.threshold, ctx.part_size) {
-        return Err(Failed { error: OpError::fatal("EntityTooLarge", e.to_string()), attempts: 0, op: "CopyObject" });
+    if let Err(e) = part_plan(o.size, ctx.sizes.threshold, ctx.sizes.part_size) {
+        let error = OpError::fatal("EntityTooLarge", e.to_string());
+        return Err(Failed { error, attempts: 0, op: Op::CopyObject });
     }
-    match (ctx.method, part_plan_for(ctx, o.size)) {
+    match (ctx.sizes.method, ctx.sizes.part_plan(o.size)) {
         (Method::ServerSide, PartPlan::Single) => copy_single(ctx, o, permit).await,
         (Method::Stream, PartPlan::Single) => stream_single(ctx, o, permit).await,
         // Boxed: the multipart state machine is large, and every spawned object task would
@@ -328,19 +150,20 @@ async fn copy(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
 /// One CopyObject: metadata and tags come along (directives default to COPY), the source must
 /// still be the listed version (CopySourceIfMatch), and the result must carry an ETag.
 async fn copy_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
-    let source = copy_source(&ctx.src_bucket, &ctx.src_key(&o.key));
-    let dst_key = ctx.dst_key(&o.key);
+    let source = copy_source(&ctx.src.bucket, &ctx.src.key(&o.key));
+    let dst_key = ctx.dst.key(&o.key);
     let if_match = quoted(&o.etag);
     let out = ctx
-        .call(Side::Destination, "CopyObject", || {
+        .call(Side::Destination, Op::CopyObject, || {
             let req = ctx
                 .dst
+                .s3
                 .copy_object()
-                .bucket(&ctx.dst_bucket)
+                .bucket(&ctx.dst.bucket)
                 .key(&dst_key)
                 .copy_source(&source)
                 .set_copy_source_if_match(if_match.clone());
-            let req = dest_write!(req, ctx);
+            let req = ctx.writes.object(req);
             async move { req.send().await.map_err(op_error) }
         })
         .await?;
@@ -351,22 +174,21 @@ async fn copy_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
             dest_etag: etag.trim_matches('"').to_string(),
             dest_modified: result.and_then(|r| r.last_modified()).and_then(|t| t.to_millis().ok()),
         }),
-        None => Err(Failed {
-            error: OpError::fatal("InvalidResponse", "CopyObject answered without a CopyObjectResult".into()),
-            attempts: 1,
-            op: "CopyObject",
-        }),
+        None => Err(Failed::invalid(
+            Op::CopyObject,
+            OpError::fatal("InvalidResponse", "CopyObject answered without a CopyObjectResult".into()),
+        )),
     }
 }
 
-fn quoted(etag: &str) -> Option<String> {
+pub(crate) fn quoted(etag: &str) -> Option<String> {
     (!etag.is_empty()).then(|| format!("\"{etag}\""))
 }
 
-async fn read_tags(ctx: &Ctx, src_key: &str) -> Res<Option<String>> {
+pub(crate) async fn read_tags(ctx: &Ctx, src_key: &str) -> Res<Option<String>> {
     let out = ctx
-        .call(Side::Source, "GetObjectTagging", || {
-            let req = ctx.src.get_object_tagging().bucket(&ctx.src_bucket).key(src_key);
+        .call(Side::Source, Op::GetObjectTagging, || {
+            let req = ctx.src.s3.get_object_tagging().bucket(&ctx.src.bucket).key(src_key);
             async move { req.send().await.map_err(op_error) }
         })
         .await?;
@@ -376,20 +198,20 @@ async fn read_tags(ctx: &Ctx, src_key: &str) -> Res<Option<String>> {
 }
 
 /// Buffer budget for streamed bytes, in KiB permits (bounded memory whatever the concurrency).
-async fn buffer(ctx: &Ctx, bytes: u64) -> tokio::sync::SemaphorePermit<'_> {
-    let kib = (bytes.div_ceil(1024) as u32).clamp(1, ctx.buffer_kib);
-    ctx.buffer.acquire_many(kib).await.expect("the buffer semaphore is never closed")
+pub(crate) async fn buffer(ctx: &Ctx, bytes: u64) -> tokio::sync::SemaphorePermit<'_> {
+    let kib = (bytes.div_ceil(1024) as u32).clamp(1, ctx.shared.buffer_kib);
+    ctx.shared.buffer.acquire_many(kib).await.expect("the buffer semaphore is never closed")
 }
 
 /// GET with the source credentials, PUT with the destination's; the body is held in memory
 /// (at most one part's worth, within the buffer budget).
 async fn stream_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
     let _budget = buffer(ctx, o.size).await;
-    let src_key = ctx.src_key(&o.key);
+    let src_key = ctx.src.key(&o.key);
     let if_match = quoted(&o.etag);
     let (meta, tag_count, body) = ctx
-        .call(Side::Source, "GetObject", || {
-            let req = ctx.src.get_object().bucket(&ctx.src_bucket).key(&src_key).set_if_match(if_match.clone());
+        .call(Side::Source, Op::GetObject, || {
+            let req = ctx.src.s3.get_object().bucket(&ctx.src.bucket).key(&src_key).set_if_match(if_match.clone());
             async move {
                 let out = req.send().await.map_err(op_error)?;
                 let meta = meta_from!(out);
@@ -404,21 +226,22 @@ async fn stream_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
         })
         .await?;
     if body.len() as u64 != o.size {
-        return Err(size_mismatch("GetObject", body.len() as u64, o.size));
+        return Err(Failed::size_mismatch(Op::GetObject, body.len() as u64, o.size));
     }
     let tagging = if tag_count > 0 { read_tags(ctx, &src_key).await? } else { None };
-    let dst_key = ctx.dst_key(&o.key);
+    let dst_key = ctx.dst.key(&o.key);
     let out = ctx
-        .call(Side::Destination, "PutObject", || {
+        .call(Side::Destination, Op::PutObject, || {
             let req = ctx
                 .dst
+                .s3
                 .put_object()
-                .bucket(&ctx.dst_bucket)
+                .bucket(&ctx.dst.bucket)
                 .key(&dst_key)
                 .body(ByteStream::from(body.clone()))
                 .content_length(o.size as i64)
                 .set_tagging(tagging.clone());
-            let req = dest_write!(with_meta!(req, meta, o.etag), ctx);
+            let req = ctx.writes.object(with_meta!(req, meta, o.etag));
             async move { req.send().await.map_err(op_error) }
         })
         .await?;
@@ -429,199 +252,14 @@ async fn stream_single(ctx: &Ctx, o: &Listed, permit: Permit) -> Res<Outcome> {
     })
 }
 
-fn size_mismatch(op: &'static str, got: u64, want: u64) -> Failed {
-    Failed {
-        error: OpError::fatal("SizeMismatch", format!("{op} gave {got} bytes, the listing said {want}")),
-        attempts: 1,
-        op,
-    }
-}
-
-/// Multipart: server-side with UploadPartCopy, or streamed with ranged GETs and UploadPart.
-/// Metadata and tags are read from the source and set on the upload, plus the source ETag
-/// (`x-amz-meta-s3ferry-source-etag`) so later syncs can compare exactly. Parts run in parallel,
-/// each under its own request permit; any failure aborts the upload.
-async fn multipart(
-    ctx: &Arc<Ctx>,
-    o: &Listed,
-    permit: Permit,
-    method: Method,
-    part_size: u64,
-    count: u64,
-) -> Res<Outcome> {
-    let src_key = ctx.src_key(&o.key);
-    let dst_key = ctx.dst_key(&o.key);
-    let if_match = quoted(&o.etag);
-    let head = ctx
-        .call(Side::Source, "HeadObject (source)", || {
-            let req = ctx.src.head_object().bucket(&ctx.src_bucket).key(&src_key).set_if_match(if_match.clone());
-            async move { req.send().await.map_err(head_error) }
-        })
-        .await?;
-    if head.content_length().unwrap_or(-1) as u64 != o.size {
-        return Err(size_mismatch("HeadObject (source)", head.content_length().unwrap_or(0).max(0) as u64, o.size));
-    }
-    let meta = meta_from!(head);
-    let tagging = read_tags(ctx, &src_key).await?;
-    let created = ctx
-        .call(Side::Destination, "CreateMultipartUpload", || {
-            let req =
-                ctx.dst.create_multipart_upload().bucket(&ctx.dst_bucket).key(&dst_key).set_tagging(tagging.clone());
-            let req = dest_write!(with_meta!(req, meta, o.etag), ctx);
-            async move { req.send().await.map_err(op_error) }
-        })
-        .await?;
-    drop(permit);
-    let Some(upload_id) = created.upload_id().map(str::to_string) else {
-        return Err(Failed {
-            error: OpError::fatal("InvalidResponse", "CreateMultipartUpload answered without an UploadId".into()),
-            attempts: 1,
-            op: "CreateMultipartUpload",
-        });
-    };
-    // Journaled at once: a run killed from here on leaves an open upload the resume aborts.
-    ctx.record(|j| j.upload(&o.key, &upload_id));
-    ctx.emit(TransferEvent::LargeStarted { key: src_key.clone(), size: o.size, parts: count });
-
-    let result = async {
-        let source = copy_source(&ctx.src_bucket, &src_key);
-        let parts: Vec<CompletedPart> = futures::stream::iter(0..count)
-            .map(|i| {
-                let (ctx, source, upload_id, dst_key, src_key, if_match) =
-                    (ctx.clone(), &source, &upload_id, &dst_key, &src_key, &if_match);
-                async move {
-                    let (start, end) = part_range(o.size, part_size, i);
-                    let number = (i + 1) as i32;
-                    let etag = match method {
-                        Method::ServerSide => {
-                            let _p = ctx.limiter.acquire().await;
-                            let out = ctx
-                                .call(Side::Destination, "UploadPartCopy", || {
-                                    let req = ctx
-                                        .dst
-                                        .upload_part_copy()
-                                        .bucket(&ctx.dst_bucket)
-                                        .key(dst_key)
-                                        .upload_id(upload_id)
-                                        .part_number(number)
-                                        .copy_source(source)
-                                        .copy_source_range(format!("bytes={start}-{end}"))
-                                        .set_copy_source_if_match(if_match.clone())
-                                        .set_expected_bucket_owner(ctx.dest_owner.clone());
-                                    async move { req.send().await.map_err(op_error) }
-                                })
-                                .await?;
-                            out.copy_part_result().and_then(|r| r.e_tag()).map(str::to_string)
-                        }
-                        Method::Stream => {
-                            let _budget = buffer(&ctx, end - start + 1).await;
-                            let _p = ctx.limiter.acquire().await;
-                            let body: Bytes = ctx
-                                .call(Side::Source, "GetObject", || {
-                                    let req = ctx
-                                        .src
-                                        .get_object()
-                                        .bucket(&ctx.src_bucket)
-                                        .key(src_key)
-                                        .range(format!("bytes={start}-{end}"))
-                                        .set_if_match(if_match.clone());
-                                    async move {
-                                        let out = req.send().await.map_err(op_error)?;
-                                        let body = out.body.collect().await.map_err(|e| OpError {
-                                            class: Class::Retry,
-                                            code: "ReadError".into(),
-                                            message: format!("reading part {number} failed: {e}"),
-                                        })?;
-                                        Ok(body.into_bytes())
-                                    }
-                                })
-                                .await?;
-                            if body.len() as u64 != end - start + 1 {
-                                return Err(size_mismatch("GetObject", body.len() as u64, end - start + 1));
-                            }
-                            let out = ctx
-                                .call(Side::Destination, "UploadPart", || {
-                                    let req = ctx
-                                        .dst
-                                        .upload_part()
-                                        .bucket(&ctx.dst_bucket)
-                                        .key(dst_key)
-                                        .upload_id(upload_id)
-                                        .part_number(number)
-                                        .content_length(body.len() as i64)
-                                        .body(ByteStream::from(body.clone()))
-                                        .set_expected_bucket_owner(ctx.dest_owner.clone());
-                                    async move { req.send().await.map_err(op_error) }
-                                })
-                                .await?;
-                            out.e_tag().map(str::to_string)
-                        }
-                    };
-                    ctx.emit(TransferEvent::PartDone { bytes: end - start + 1 });
-                    Ok::<_, Failed>(CompletedPart::builder().part_number(number).set_e_tag(etag).build())
-                }
-            })
-            .buffer_unordered(PARTS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        let mut parts = parts;
-        parts.sort_by_key(|p| p.part_number());
-        let _p = ctx.limiter.acquire().await;
-        let upload = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
-        let done = ctx
-            .call(Side::Destination, "CompleteMultipartUpload", || {
-                let req = ctx
-                    .dst
-                    .complete_multipart_upload()
-                    .bucket(&ctx.dst_bucket)
-                    .key(&dst_key)
-                    .upload_id(&upload_id)
-                    .multipart_upload(upload.clone())
-                    .set_expected_bucket_owner(ctx.dest_owner.clone());
-                async move { req.send().await.map_err(op_error) }
-            })
-            .await?;
-        Ok(done.e_tag().unwrap_or_default().trim_matches('"').to_string())
-    }
-    .await;
-
-    let dest_etag = match result {
-        Ok(etag) => etag,
-        Err(f) => {
-            // Best effort: a failed upload must not leave parts behind (they cost storage).
-            abort_upload(ctx, &dst_key, &upload_id).await;
-            return Err(f);
-        }
-    };
-    // Verify: the assembled object has the source's size. The parts already cover the pinned
-    // source version exactly; a write-only identity (no s3:GetObject on the destination) cannot
-    // HEAD, and that alone is no reason to fail a good copy.
-    let _p = ctx.limiter.acquire().await;
-    let head = head_destination(ctx, &dst_key).await;
-    match head {
-        Ok(h) if h.content_length() != Some(o.size as i64) => {
-            Err(size_mismatch("HeadObject (destination)", h.content_length().unwrap_or(0).max(0) as u64, o.size))
-        }
-        Ok(_) => Ok(Outcome::Copied { dest_etag, dest_modified: None }),
-        Err(f) if matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => {
-            Ok(Outcome::Copied { dest_etag, dest_modified: None })
-        }
-        Err(f) => Err(f),
-    }
-}
-
 /// Aborts a multipart upload of `dst_key`; whether S3 took the abort (one already completed or
 /// aborted is gone: NoSuchUpload).
 pub(crate) async fn abort_upload(ctx: &Ctx, dst_key: &str, upload_id: &str) -> bool {
-    let _p = ctx.limiter.acquire().await;
-    ctx.call(Side::Destination, "AbortMultipartUpload", || {
+    let _p = ctx.limiter().acquire().await;
+    ctx.call(Side::Destination, Op::AbortMultipartUpload, || {
         let req = ctx
-            .dst
-            .abort_multipart_upload()
-            .bucket(&ctx.dst_bucket)
-            .key(dst_key)
-            .upload_id(upload_id)
-            .set_expected_bucket_owner(ctx.dest_owner.clone());
+            .writes
+            .guard(ctx.dst.s3.abort_multipart_upload().bucket(&ctx.dst.bucket).key(dst_key).upload_id(upload_id));
         async move { req.send().await.map_err(op_error) }
     })
     .await
@@ -633,13 +271,8 @@ pub(crate) async fn head_destination(
     ctx: &Arc<Ctx>,
     dst_key: &str,
 ) -> Res<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
-    ctx.call(Side::Destination, "HeadObject (destination)", || {
-        let req = ctx
-            .dst
-            .head_object()
-            .bucket(&ctx.dst_bucket)
-            .key(dst_key)
-            .set_expected_bucket_owner(ctx.dest_owner.clone());
+    ctx.call(Side::Destination, Op::HeadDestination, || {
+        let req = ctx.writes.guard(ctx.dst.s3.head_object().bucket(&ctx.dst.bucket).key(dst_key));
         async move { req.send().await.map_err(head_error) }
     })
     .await
@@ -648,7 +281,7 @@ pub(crate) async fn head_destination(
 /// `sync` with equal sizes and unknown identity: read the recorded source ETag on the
 /// destination object; copy only when it does not match.
 async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
-    let dst_key = ctx.dst_key(&o.key);
+    let dst_key = ctx.dst.key(&o.key);
     // The HEAD answer (2-3 KiB) is dropped before the copy's await, so the task does not carry it.
     match head_destination(ctx, &dst_key).await {
         Ok(h) => {
@@ -668,14 +301,9 @@ async fn check(ctx: &Arc<Ctx>, o: &Listed, permit: Permit) -> Res<Outcome> {
 }
 
 async fn delete(ctx: &Ctx, key: &str, permit: Permit) -> Res<Outcome> {
-    let dst_key = ctx.dst_key(key);
-    ctx.call(Side::Destination, "DeleteObject", || {
-        let req = ctx
-            .dst
-            .delete_object()
-            .bucket(&ctx.dst_bucket)
-            .key(&dst_key)
-            .set_expected_bucket_owner(ctx.dest_owner.clone());
+    let dst_key = ctx.dst.key(key);
+    ctx.call(Side::Destination, Op::DeleteObject, || {
+        let req = ctx.writes.guard(ctx.dst.s3.delete_object().bucket(&ctx.dst.bucket).key(&dst_key));
         async move { req.send().await.map_err(op_error) }
     })
     .await?;
@@ -694,15 +322,15 @@ pub struct Facts {
 /// HEAD with checksum mode on; `side` picks the bucket and client.
 pub(crate) async fn facts(ctx: &Ctx, side: Side, key: &str) -> Result<Facts, (String, String)> {
     let (client, bucket, full) = match side {
-        Side::Source => (&ctx.src, &ctx.src_bucket, ctx.src_key(key)),
-        Side::Destination => (&ctx.dst, &ctx.dst_bucket, ctx.dst_key(key)),
+        Side::Source => (&ctx.src.s3, &ctx.src.bucket, ctx.src.key(key)),
+        Side::Destination => (&ctx.dst.s3, &ctx.dst.bucket, ctx.dst.key(key)),
     };
-    let _p = ctx.limiter.acquire().await;
+    let _p = ctx.limiter().acquire().await;
     let h = ctx
-        .call(side, "HeadObject", || {
+        .call(side, Op::HeadObject, || {
             let mut req = client.head_object().bucket(bucket).key(&full).checksum_mode(ChecksumMode::Enabled);
             if side == Side::Destination {
-                req = req.set_expected_bucket_owner(ctx.dest_owner.clone());
+                req = ctx.writes.guard(req);
             }
             async move { req.send().await.map_err(head_error) }
         })
@@ -731,6 +359,10 @@ pub(crate) async fn facts(ctx: &Ctx, side: Side, key: &str) -> Result<Facts, (St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::progress::Halt;
+    use crate::engine::copier::context::{Endpoint, Shared, Sizes};
+    use crate::engine::copier::retry::{MAX_ATTEMPTS, MAX_EXPIRED_RETRIES};
+    use crate::engine::dest_write::DestWrite;
 
     #[test]
     fn copy_source_encodes_every_legal_key() {
@@ -763,30 +395,17 @@ mod tests {
             .build();
         let client = aws_sdk_s3::Client::from_conf(conf);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = Ctx {
-            src: client.clone(),
-            src_bucket: "src".into(),
-            src_prefix: "a/".into(),
-            dst: client,
-            dst_bucket: "dst".into(),
-            dst_prefix: "b/".into(),
-            kms_key: None,
-            dest_owner: None,
-            acl: None,
-            method: Method::ServerSide,
-            threshold: 5 << 30,
-            part_size: 64 << 20,
-            limiter: crate::engine::copier::limiter::Limiter::new(max, max),
-            buffer: tokio::sync::Semaphore::new(1),
-            buffer_kib: 1,
-            events: tx,
-            journal: None,
-            journal_error: std::sync::Mutex::new(None),
-            src_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
-            dst_who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
-            sessions: [None, None],
-            halt: std::sync::Mutex::new(None),
+        let end = |bucket: &str, prefix: &str| Endpoint {
+            s3: client.clone(),
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            who: "arn:aws:sts::111111111111:assumed-role/t/s (account 111111111111)".into(),
+            session: None,
         };
+        let sizes = Sizes { method: Method::ServerSide, threshold: 5 << 30, part_size: 64 << 20 };
+        let limiter = crate::engine::copier::limiter::Limiter::new(max, max);
+        let shared = Shared::new(limiter, 1, tx, None);
+        let ctx = Ctx::new(end("src", "a/"), end("dst", "b/"), DestWrite::default(), sizes, shared);
         (ctx, rx)
     }
 
@@ -799,7 +418,7 @@ mod tests {
         let answers = std::sync::Mutex::new(answers.into_iter());
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let result = ctx
-            .call(Side::Destination, "CopyObject", || {
+            .call(Side::Destination, Op::CopyObject, || {
                 calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let next = answers.lock().unwrap().next().expect("the script ran out");
                 async move { next }
@@ -821,7 +440,7 @@ mod tests {
         let o = Listed { key: "k".into(), size: 1, etag: String::new(), modified: None };
         let tasks = [Task::Copy(o.clone()), Task::Check(o), Task::Delete { key: "k".into(), size: 1 }];
         for task in tasks {
-            let permit = ctx.limiter.acquire().await;
+            let permit = ctx.limiter().acquire().await;
             let size = std::mem::size_of_val(&process(ctx.clone(), task, permit));
             assert!(size <= 2048, "an object task is {size} bytes");
         }
@@ -841,7 +460,7 @@ mod tests {
         assert_eq!((throttles, retries), (2, 2));
         // Two 503s in quick succession are one cut: 64 -> 48.
         assert!(events.contains(&TransferEvent::Concurrency { limit: 48 }), "{events:?}");
-        assert_eq!(ctx.limiter.limit(), 48);
+        assert_eq!(ctx.limiter().limit(), 48);
     }
 
     #[tokio::test(start_paused = true)]

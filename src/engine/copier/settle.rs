@@ -50,17 +50,8 @@ async fn destination_object(ctx: &Arc<Ctx>, dst_key: &str) -> Option<(Option<i64
         Err(f) if !matches!(f.error.code.as_str(), "AccessDenied" | "Forbidden") => return None,
         Err(_) => {}
     }
-    let page = ctx
-        .dst
-        .list_objects_v2()
-        .bucket(&ctx.dst_bucket)
-        .prefix(dst_key)
-        .max_keys(1)
-        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
-        .set_expected_bucket_owner(ctx.dest_owner.clone())
-        .send()
-        .await
-        .ok()?;
+    let list = ctx.dst.s3.list_objects_v2().bucket(&ctx.dst.bucket).prefix(dst_key).max_keys(1);
+    let page = ctx.writes.guard(list.encoding_type(aws_sdk_s3::types::EncodingType::Url)).send().await.ok()?;
     let o = page.contents().first()?;
     (decode_listed(o.key()?)? == dst_key).then(|| {
         let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
@@ -73,7 +64,7 @@ pub(crate) async fn settle(ctx: &Arc<Ctx>, in_flight: Vec<InFlight>, done: &mut 
     type Looked = (String, Option<(String, Option<i64>)>, u64);
     let results: Vec<Looked> = futures::stream::iter(in_flight)
         .map(|f| async move {
-            let dst_key = format!("{}{}", ctx.dst_prefix, f.key);
+            let dst_key = ctx.dst.key(&f.key);
             let mut aborted = 0;
             for upload in &f.uploads {
                 aborted += u64::from(abort_upload(ctx, &dst_key, upload).await);

@@ -9,63 +9,20 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::core::cost::{Estimate, PlanShape, PriceTable, estimate, format_money};
+use crate::core::cost::{Estimate, PlanShape, estimate, format_money};
 use crate::core::credentials::{Coverage, CredentialLifetime, EXPIRY_OPTIONS, coverage};
 use crate::core::dashboard::{eta, format_eta};
 use crate::core::plan::Reason;
 use crate::core::preflight::checks::Verdict;
 pub use crate::core::preflight::gate::Gate;
 use crate::core::progress::{Method, Mode, TransferEvent};
-use crate::core::scope::{Pair, Request};
+use crate::core::scope::Request;
 use crate::core::side::Side;
 use crate::core::units::{count_of, format_count, format_countdown, format_size};
 use crate::engine::runner::TransferEnd;
 use crate::ui::widgets::countdown::countdown;
 
-/// What the console knows about the run it would start (from the config and the flags).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransferSetup {
-    pub mode: Mode,
-    pub source: String,
-    pub destination: String,
-    pub threshold: u64,
-    pub part_size: u64,
-    pub concurrency: usize,
-    /// The destination is written with SSE-KMS (a key ARN is configured).
-    pub kms: bool,
-    /// Where the writes are billed.
-    pub region: String,
-    pub prices: PriceTable,
-    /// `--rate`: objects per second for the ETA before the run has a rate of its own.
-    pub rate: Option<f64>,
-    /// The configured source and destination: a console scope maps within them.
-    pub pair: Pair,
-}
-
-impl TransferSetup {
-    pub fn from_config(config: &crate::config::Config, mode: Mode, prices: PriceTable, rate: Option<f64>) -> Self {
-        let t = &config.transfer;
-        TransferSetup {
-            mode,
-            source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
-            destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
-            threshold: t.multipart_threshold,
-            part_size: t.part_size,
-            concurrency: t.concurrency,
-            kms: config.destination.kms_key_arn.is_some(),
-            region: config
-                .destination
-                .access
-                .region
-                .clone()
-                .or_else(|| config.source.access.region.clone())
-                .unwrap_or_else(|| "us-east-1".into()),
-            prices,
-            rate,
-            pair: config.pair(),
-        }
-    }
-}
+pub use crate::core::setup::TransferSetup;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanPhase {
@@ -215,6 +172,32 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
             format_size(state.already.1)
         )));
     }
+    lines.extend(work_lines(state));
+    let eta = state.eta();
+    lines.extend(cost_lines(state, eta));
+    lines.extend(credential_lines(state, now, eta));
+    for w in &state.warnings {
+        lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
+    }
+    let note = if state.resumed {
+        "The run continues the earlier plan: objects added since are not in it; once it ends, the next plan lists anew."
+    } else {
+        "The run lists again (what changed since this plan is caught); the journal skips what is done."
+    };
+    lines.push(Line::styled(note, Style::default().fg(Color::Gray)));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+    if let Some(question) = &state.confirm {
+        confirm(frame, area, question);
+    }
+}
+
+/// What the run would copy: counts and bytes, new vs changed, single vs multipart.
+fn work_lines(state: &PlanState) -> Vec<Line<'static>> {
+    let s = &state.shape;
+    let mut lines = Vec::new();
     let mut copy =
         format!("To copy   {}, {}", count_of(s.copy_objects, "object", "objects"), format_size(s.copy_bytes));
     if state.setup.mode == Mode::Sync {
@@ -258,6 +241,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
         sizes.push_str(&format!(" · {} over 5 TiB", format_count(s.too_large)));
     }
     lines.push(Line::raw(sizes));
+    lines
+}
+
+/// The request estimate, its price and the ETA.
+fn cost_lines(state: &PlanState, eta: Option<Duration>) -> Vec<Line<'static>> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
     let e = state.estimate();
     lines.push(Line::styled(format!("{:<18}{:>12}{:>12}", "Requests", "count", "cost"), bold));
     for l in &e.lines {
@@ -276,11 +266,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
     };
     lines.push(Line::raw(total));
     lines.push(Line::styled(format!("Prices: {}", e.provenance), Style::default().fg(Color::DarkGray)));
-    let eta = state.eta();
     lines.push(Line::raw(match (eta, state.setup.rate) {
         (Some(t), Some(r)) => format!("ETA       {} at {r} objects/s (--rate)", format_eta(t)),
         _ => "ETA       shown on the dashboard once the run has a rate (or pass --rate)".to_string(),
     }));
+    lines
+}
+
+/// Each side's countdown, and what to do when credentials that cannot renew run out first.
+fn credential_lines(state: &PlanState, now: SystemTime, eta: Option<Duration>) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
     let mut creds = vec![Span::raw("Creds     ")];
     for side in Side::BOTH {
         if side == Side::Destination {
@@ -313,36 +308,27 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PlanState, gate: &Gate, now
         lines.push(Line::styled(text, warn));
         lines.extend(EXPIRY_OPTIONS.iter().map(|o| Line::raw(format!("  - {o}"))));
     }
-    for w in &state.warnings {
-        lines.push(Line::styled(format!("! {w}"), Style::default().fg(Color::Yellow)));
-    }
-    let note = if state.resumed {
-        "The run continues the earlier plan: objects added since are not in it; once it ends, the next plan lists anew."
-    } else {
-        "The run lists again (what changed since this plan is caught); the journal skips what is done."
-    };
-    lines.push(Line::styled(note, Style::default().fg(Color::Gray)));
+    lines
+}
+
+/// The question `y` asks when the preflight is not READY.
+fn confirm(frame: &mut Frame, area: Rect, question: &str) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let width = 70.min(area.width);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + 3, width, height: 6.min(area.height) };
+    frame.render_widget(ratatui::widgets::Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
-        area,
+        Paragraph::new(vec![
+            Line::raw(question.to_string()),
+            Line::styled("y starts anyway; any other key goes back to the plan.", bold),
+        ])
+        .wrap(Wrap { trim: true })
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::default().fg(Color::Yellow))
+                .title(" Start although the preflight is not READY? "),
+        ),
+        popup,
     );
-    if let Some(question) = &state.confirm {
-        let width = 70.min(area.width);
-        let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + 3, width, height: 6.min(area.height) };
-        frame.render_widget(ratatui::widgets::Clear, popup);
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::raw(question.clone()),
-                Line::styled("y starts anyway; any other key goes back to the plan.", bold),
-            ])
-            .wrap(Wrap { trim: true })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(Style::default().fg(Color::Yellow))
-                    .title(" Start although the preflight is not READY? "),
-            ),
-            popup,
-        );
-    }
 }

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use tui_input::Input;
 
-use crate::core::preflight::checks::{Check, Report, Status, Verdict};
+use crate::core::preflight::checks::{Area, Check, Report, Status, Verdict};
 
 #[derive(Debug, Clone, Default)]
 pub enum Run {
@@ -45,9 +45,9 @@ impl PreflightState {
     /// Checks in display order: grouped by side, as the list shows them.
     pub fn ordered(&self) -> Vec<&Check> {
         let Some(report) = self.report() else { return Vec::new() };
-        SIDES
+        Area::ALL
             .iter()
-            .flat_map(|(side, _)| report.checks.iter().chain(&report.probes).filter(move |c| c.side == *side))
+            .flat_map(|area| report.checks.iter().chain(&report.probes).filter(move |c| c.side == *area))
             .collect()
     }
 
@@ -78,13 +78,6 @@ impl PreflightState {
         }
     }
 }
-
-const SIDES: [(&str, &str); 4] = [
-    ("source", "Source account"),
-    ("destination", "Destination account"),
-    ("credentials", "Credentials"),
-    ("probes", "Live probes"),
-];
 
 /// Every fix of the report as one document an operator can hand to each account's owner.
 pub fn fixes_document(report: &Report) -> String {
@@ -140,12 +133,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
     let mut lines = Vec::new();
     let ordered = state.ordered();
     let mut index = 0;
-    for (side_id, title) in SIDES {
-        if !ordered.iter().any(|c| c.side == side_id) {
+    for area in Area::ALL {
+        if !ordered.iter().any(|c| c.side == area) {
             continue;
         }
-        lines.push(Line::styled(title, Style::default().add_modifier(Modifier::BOLD)));
-        for c in ordered.iter().filter(|c| c.side == side_id) {
+        lines.push(Line::styled(area.heading(), Style::default().add_modifier(Modifier::BOLD)));
+        for c in ordered.iter().filter(|c| c.side == area) {
             let style = if index == state.selected {
                 Style::default().bg(Color::Cyan).fg(Color::Black)
             } else {
