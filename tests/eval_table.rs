@@ -258,6 +258,34 @@ fn cases() -> Vec<Case> {
             st("Deny", None, r#""s3:*""#, r#""arn:aws:s3:::datalake-raw/*""#, None).replacen('{', &format!(r#"{{"NotPrincipal":{{"AWS":["{SESSION}","{ROLE}","arn:aws:iam::111111111111:root"]}},"#), 1))],
             expect: ExplicitDeny, ..Default::default() },
 
+        // rule (IAM User Guide, "AWS JSON policy elements: NotPrincipal"): an Allow with
+        // NotPrincipal grants everyone except those listed, so it never grants a caller it lists
+        Case { rule: "NotPrincipal Allow lists the user", who: Who::User, policies: vec![id_put(), bkt(doc(&[
+            st("Allow", None, PUT, PROD, None).replacen('{', r#"{"NotPrincipal":{"AWS":"arn:aws:iam::111111111111:user/alice"},"#, 1)]))],
+            expect: ImplicitDeny, fixes: vec![(Bucket, DST)], ..Default::default() },
+        // rule: listing only the role (not the session) still withholds the grant from its sessions
+        Case { rule: "NotPrincipal Allow lists the role", policies: vec![id_put(), bkt(doc(&[
+            st("Allow", None, PUT, PROD, None).replacen('{', &format!(r#"{{"NotPrincipal":{{"AWS":"{ROLE}"}},"#), 1)]))],
+            expect: ImplicitDeny, fixes: vec![(Bucket, DST)], ..Default::default() },
+        // rule: listing the caller's account withholds it too
+        Case { rule: "NotPrincipal Allow lists the account", policies: vec![id_put(), bkt(doc(&[
+            st("Allow", None, PUT, PROD, None).replacen('{', r#"{"NotPrincipal":{"AWS":"111111111111"},"#, 1)]))],
+            expect: ImplicitDeny, fixes: vec![(Bucket, DST)], ..Default::default() },
+        // rule: an Allow with NotPrincipal naming someone else grants the caller
+        Case { rule: "NotPrincipal Allow names another", policies: vec![id_put(), bkt(doc(&[
+            st("Allow", None, PUT, PROD, None).replacen('{', r#"{"NotPrincipal":{"AWS":"arn:aws:iam::333333333333:root"},"#, 1)]))],
+            expect: Allow, ..Default::default() },
+
+        // ---------- services s3ferry does not model ----------
+        // rule: an action of another service (STS's trust rules differ from S3's) is unknown,
+        // never judged by S3's rules
+        Case { rule: "sts action is not modeled", action: "sts:AssumeRole", resource: ROLE, resource_account: SRC,
+            policies: vec![id(doc(&[st("Allow", None, r#""sts:AssumeRole""#, STAR, None)]))],
+            expect: Unknown, flags: vec!["sts service is not modeled"], ..Default::default() },
+        Case { rule: "iam action is not modeled", action: "iam:PassRole", resource: ROLE, resource_account: SRC,
+            policies: vec![id(doc(&[st("Allow", None, r#""iam:PassRole""#, STAR, None)]))],
+            expect: Unknown, flags: vec!["iam service is not modeled"], ..Default::default() },
+
         // ---------- NotAction / NotResource ----------
         // rule: Deny with NotAction denies every action not listed
         Case { rule: "NotAction deny hits PutObject", policies: vec![id_put(), bkt_with(
@@ -437,6 +465,29 @@ fn cases() -> Vec<Case> {
         Case { rule: "same-account boundary limits bucket grant", resource_account: SRC, resource: SRC_OBJ, action: "s3:GetObject",
             policies: vec![bkt(doc(&[st("Allow", Some(&aws(ROLE)), r#""s3:GetObject""#, r#""arn:aws:s3:::prod-exports/*""#, None)])),
                 bnd(doc(&[st("Allow", None, r#""kms:*""#, STAR, None)]))], expect: ImplicitDeny, fixes: vec![(Boundary, SRC)], ..Default::default() },
+        // rule (IAM User Guide, "Policy evaluation logic", permissions boundaries): within one
+        // account, a resource policy naming the role session's own ARN is not limited by an
+        // implicit deny in the boundary
+        Case { rule: "same-account boundary spares a grant to the session ARN", resource_account: SRC, resource: SRC_OBJ, action: "s3:GetObject",
+            policies: vec![bkt(doc(&[st("Allow", Some(&aws(SESSION)), r#""s3:GetObject""#, r#""arn:aws:s3:::prod-exports/*""#, None)])),
+                bnd(doc(&[st("Allow", None, r#""kms:*""#, STAR, None)]))], expect: Allow, ..Default::default() },
+        // rule: nor one naming the IAM user's ARN
+        Case { rule: "same-account boundary spares a grant to the user ARN", who: Who::User, resource_account: SRC, resource: SRC_OBJ, action: "s3:GetObject",
+            policies: vec![bkt(doc(&[st("Allow", Some(&aws("arn:aws:iam::111111111111:user/alice")), r#""s3:GetObject""#, r#""arn:aws:s3:::prod-exports/*""#, None)])),
+                bnd(doc(&[st("Allow", None, r#""kms:*""#, STAR, None)]))], expect: Allow, ..Default::default() },
+        // rule: across accounts the boundary still caps a grant to the session ARN
+        Case { rule: "cross-account boundary caps a grant to the session ARN",
+            policies: vec![id_put(), bkt_put(&aws(SESSION)), bnd(doc(&[st("Allow", None, r#""s3:GetObject""#, STAR, None)]))],
+            expect: ImplicitDeny, fixes: vec![(Boundary, SRC)], ..Default::default() },
+        // rule (IAM User Guide, "Session policies"): within one account, a resource policy naming
+        // the session ARN is not limited by an implicit deny in the session policy
+        Case { rule: "same-account session policy spares a grant to the session ARN", resource_account: SRC, resource: SRC_OBJ, action: "s3:GetObject",
+            policies: vec![bkt(doc(&[st("Allow", Some(&aws(SESSION)), r#""s3:GetObject""#, r#""arn:aws:s3:::prod-exports/*""#, None)])),
+                ses(doc(&[st("Allow", None, r#""kms:*""#, STAR, None)]))], expect: Allow, ..Default::default() },
+        // rule: one naming the role ARN is limited
+        Case { rule: "same-account session policy caps a grant to the role ARN", resource_account: SRC, resource: SRC_OBJ, action: "s3:GetObject",
+            policies: vec![bkt(doc(&[st("Allow", Some(&aws(ROLE)), r#""s3:GetObject""#, r#""arn:aws:s3:::prod-exports/*""#, None)])),
+                ses(doc(&[st("Allow", None, r#""kms:*""#, STAR, None)]))], expect: ImplicitDeny, fixes: vec![(Session, SRC)], ..Default::default() },
         // rule: a session policy that does not allow caps the session
         Case { rule: "session policy missing", policies: vec![id_put(), bkt_put_role(), ses(doc(&[st("Allow", None, r#""s3:GetObject""#, STAR, None)]))],
             expect: ImplicitDeny, fixes: vec![(Session, SRC)], ..Default::default() },

@@ -285,3 +285,62 @@ fn several_identity_policies_and_multi_valued_context() {
     let args = with(args, &["--context", "aws:TagKeys=cost-center"]);
     assert_eq!(explain(&args).exit_code, EXIT_DENY);
 }
+
+/// `--policy scp=` and `rcp=` (one file a level) and `endpoint=` only take away: a level that
+/// does not allow turns ALLOW into DENY, with the fix addressed to the organization's admin.
+#[test]
+fn organization_and_endpoint_layers_take_away() {
+    let id = file("id-org.json", IDENTITY);
+    let b = file("bucket-org.json", BUCKET);
+    let root = file(
+        "scp-root.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    );
+    let ou = file(
+        "scp-ou.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
+    );
+    let vpce = file(
+        "vpce.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#,
+    );
+    let args = with(
+        base("s3:PutObject", OBJ),
+        &[
+            "--resource-account",
+            "222222222222",
+            "--policy",
+            &policy_arg("identity", &id),
+            "--policy",
+            &policy_arg("bucket", &b),
+        ],
+    );
+    let allowed = explain(&with(
+        args.clone(),
+        &["--policy", &policy_arg("scp", &root), "--policy", &policy_arg("endpoint", &vpce)],
+    ));
+    assert_eq!(allowed.exit_code, EXIT_ALLOW, "{}", allowed.stdout);
+    let denied = explain(&with(args, &["--policy", &policy_arg("scp", &root), "--policy", &policy_arg("scp", &ou)]));
+    assert_eq!(denied.exit_code, EXIT_DENY, "{}", denied.stdout);
+    assert!(
+        denied.stdout.contains("service control policy") && denied.stdout.contains("does not allow"),
+        "{}",
+        denied.stdout
+    );
+    assert!(denied.stdout.contains("administrator"), "the fix names who applies it: {}", denied.stdout);
+}
+
+/// An action of a service s3ferry does not model is unknown (exit 3), never judged by S3's rules.
+#[test]
+fn an_unmodeled_service_is_unknown() {
+    let id = file(
+        "id-sts.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+    );
+    let out = explain(&with(
+        base("sts:AssumeRole", "arn:aws:iam::222222222222:role/other"),
+        &["--policy", &policy_arg("identity", &id)],
+    ));
+    assert_eq!(out.exit_code, EXIT_UNKNOWN, "{}", out.stdout);
+    assert!(out.stdout.contains("sts"), "{}", out.stdout);
+}

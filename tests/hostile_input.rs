@@ -101,5 +101,28 @@ fn an_unreachable_endpoint_never_prints_the_external_id() {
             !out.contains("DispatchFailure {") && !out.contains("ConnectorError {"),
             "{args:?}: a Debug dump:\n{out}"
         );
+        match args[0] {
+            // Nothing was judged: unknown (exit 3), never BLOCKED.
+            "preflight" => {
+                assert_eq!(run.code, 3, "{out}");
+                let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+                assert_eq!(report["verdict"], "unknown", "{out}");
+                let role = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "source.role").unwrap();
+                assert_eq!(role["status"], "unknown", "{out}");
+                assert!(role.to_string().contains("refused the connection"), "{role}");
+            }
+            // One plain line a side: the side, the cause, the endpoint, the next step.
+            "whoami" | "ls" => {
+                assert_eq!(run.code, 1, "{out}");
+                let lines = if args[0] == "ls" { &run.stderr } else { &run.stdout };
+                assert_eq!(lines.lines().count(), if args[0] == "ls" { 1 } else { 2 }, "{args:?}:\n{lines}");
+                for line in lines.lines() {
+                    for part in ["refused the connection", "http://127.0.0.1:9", "Next:"] {
+                        assert!(line.contains(part), "{args:?} lacks {part:?}: {line}");
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }

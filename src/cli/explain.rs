@@ -58,8 +58,9 @@ pub struct ExplainArgs {
     /// Account owning the resource. Taken from the ARN when it has one (KMS); required for S3.
     #[arg(long, value_name = "ID")]
     pub resource_account: Option<String>,
-    /// A policy file, repeatable: identity=, boundary=, session=, bucket= or key=FILE. Files may be
-    /// percent-encoded as the IAM API returns them.
+    /// A policy file, repeatable: identity=, boundary=, session=, bucket=, key=, scp=, rcp= or
+    /// endpoint=FILE. Give one scp= (or rcp=) file per level from the root to the account: each
+    /// level must allow. Files may be percent-encoded as the IAM API returns them.
     #[arg(long = "policy", value_name = "KIND=FILE", value_parser = parse_policy_arg)]
     pub policies: Vec<PolicyArg>,
     /// Request context, repeatable; repeating a key makes it multi-valued. Default: aws:SecureTransport=true.
@@ -144,7 +145,14 @@ fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), String> {
         let text = crate::config::read_text(&p.path, crate::config::MAX_DOCUMENT_BYTES)
             .map_err(|e| format!("cannot read {} {shown}: {e}", p.kind.describe()))?;
         let document = parse_policy(&text, p.kind).map_err(|e| format!("{shown} ({}): {e}", p.kind.describe()))?;
-        let account = if p.kind.is_resource_policy() { resource_account.clone() } else { principal.account.clone() };
+        // SCPs sit above the caller's account, RCPs above the resource's; an endpoint policy
+        // governs whatever passes through the endpoint. Each SCP or RCP file is one level.
+        let account = match p.kind {
+            PolicyKind::Endpoint => String::new(),
+            PolicyKind::Scp => principal.account.clone(),
+            k if k.is_resource_policy() => resource_account.clone(),
+            _ => principal.account.clone(),
+        };
         policies.push(LabelledPolicy::new(p.kind, format!("{} {shown}", p.kind.describe()), account, document));
     }
     let request =

@@ -329,7 +329,34 @@ fn explain_identity_failure(access: &Access, detail: &str) -> String {
     if detail.contains("InvalidClientTokenId") || detail.contains("SignatureDoesNotMatch") {
         out.push_str(". The access key or secret is wrong or deleted: check the profile or environment");
     }
+    if let Some(cause) = network_cause(detail) {
+        let endpoint = access.endpoint_url.clone().unwrap_or_else(|| {
+            format!("the AWS endpoints of {}", access.region.as_deref().unwrap_or("the configured Region"))
+        });
+        return format!(
+            "{cause} ({endpoint}). Next: check endpoint_url, region and the network (a proxy needs HTTPS_PROXY)"
+        );
+    }
     out
+}
+
+/// What kept a request from reaching its endpoint, in plain words, when the cause is the network.
+fn network_cause(detail: &str) -> Option<&'static str> {
+    let d = detail.to_ascii_lowercase();
+    let causes: [(&[&str], &str); 5] = [
+        (&["connection refused"], "the endpoint refused the connection: nothing listens there"),
+        (
+            &["dns error", "failed to lookup address", "name or service not known"],
+            "the endpoint's host name does not resolve",
+        ),
+        (&["no route to host", "network is unreachable"], "no route to the endpoint"),
+        (
+            &["certificate", "tls handshake", "invalid peer"],
+            "the TLS handshake failed (the certificate is not trusted)",
+        ),
+        (&["connection reset", "broken pipe"], "the endpoint closed the connection"),
+    ];
+    causes.iter().find(|(needles, _)| needles.iter().any(|n| d.contains(n))).map(|(_, cause)| *cause)
 }
 
 /// Wraps a provider: caches its credentials, renews them [`RENEW_BEFORE_EXPIRY`] before they
@@ -449,6 +476,23 @@ fn source_of(creds: &Credentials) -> CredentialSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_failures_read_as_one_plain_cause() {
+        let cases = [
+            ("dispatch failure: io error: Connection refused (os error 111)", Some("refused")),
+            ("dispatch failure: dns error: failed to lookup address information", Some("does not resolve")),
+            ("io error: No route to host (os error 113)", Some("no route")),
+            ("invalid peer certificate: UnknownIssuer", Some("TLS")),
+            ("service error: AccessDenied", None),
+        ];
+        for (detail, want) in cases {
+            match (network_cause(detail), want) {
+                (Some(cause), Some(w)) => assert!(cause.contains(w), "{detail} -> {cause}"),
+                (got, want) => assert_eq!(got.is_some(), want.is_some(), "{detail}"),
+            }
+        }
+    }
     use std::sync::atomic::AtomicU32;
 
     /// A provider that hands out a new key each call, valid for `valid` from now.

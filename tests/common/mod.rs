@@ -58,5 +58,8 @@ pub fn default_name(kind: PolicyKind) -> &'static str {
         PolicyKind::Bucket => "bucket policy of datalake-raw",
         PolicyKind::Key => "key policy of datalake-key",
         PolicyKind::Trust => "trust policy of transfer",
+        PolicyKind::Scp => "scp:root",
+        PolicyKind::Rcp => "rcp:root",
+        PolicyKind::Endpoint => "endpoint:vpce-1",
     }
 }

@@ -226,13 +226,39 @@ pub(crate) fn evaluate(cond: &Condition, ctx: &dyn Lookup, vars: bool) -> CondRe
         }
     };
     let positive = |v: &str| prepared.iter().any(|p| positive_match(base, p, v));
-    let single = |v: &str| positive(v) != base.is_negated();
+    // A request value that is not of the operator's type (no address for NotIpAddress, text
+    // for NumericNotEquals) matches no operator, negated ones included: a negated operator is
+    // not "true because the value could not be compared" (IAM User Guide, "IAM JSON policy
+    // elements: Condition operators"; an independent simulator agrees).
+    let typed = |v: &str| request_value_parses(base, v);
+    let single = |v: &str| typed(v) && positive(v) != base.is_negated();
     tri(match op.qualifier {
-        SetQualifier::None if base.is_negated() => !values.iter().any(|v| positive(v)),
+        SetQualifier::None if base.is_negated() => {
+            values.iter().all(|v| typed(v)) && !values.iter().any(|v| positive(v))
+        }
         SetQualifier::None => values.iter().any(|v| positive(v)),
         SetQualifier::ForAnyValue => values.iter().any(|v| single(v)),
         SetQualifier::ForAllValues => values.iter().all(|v| single(v)),
     })
+}
+
+/// Whether a request value is of the type a typed operator compares (any value is a string).
+fn request_value_parses(base: BaseOp, v: &str) -> bool {
+    use BaseOp::*;
+    match base {
+        NumericEquals
+        | NumericNotEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
+        | NumericGreaterThanEquals => parse_num(v).is_some(),
+        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            parse_date(v).is_some()
+        }
+        IpAddress | NotIpAddress => v.parse::<IpAddr>().is_ok(),
+        Bool => parse_bool(v).is_some(),
+        _ => true,
+    }
 }
 
 fn tri(b: bool) -> CondResult {
@@ -494,6 +520,35 @@ mod tests {
         assert_eq!(eval("NotIpAddress", "aws:SourceIp", &["198.51.100.0/24"], &ctx), CondResult::True);
         assert_eq!(eval("BinaryEquals", "x:bin", &["QUJD"], &ctx), CondResult::True);
         assert!(matches!(eval("NumericEquals", "s3:max-keys", &["ten"], &ctx), CondResult::Unknown(_)));
+    }
+
+    /// IAM User Guide, "IAM JSON policy elements: Condition operators": a request value that is
+    /// not of the operator's type makes the condition false, for negated operators too.
+    #[test]
+    fn a_request_value_of_the_wrong_type_matches_no_operator() {
+        let ctx = Context::new()
+            .with("aws:SourceIp", "not-an-address")
+            .with("s3:max-keys", "ten")
+            .with("aws:CurrentTime", "yesterday")
+            .with("aws:SecureTransport", "maybe");
+        let cases: &[(&str, &str, &str)] = &[
+            ("NotIpAddress", "aws:SourceIp", "10.0.0.0/8"),
+            ("IpAddress", "aws:SourceIp", "10.0.0.0/8"),
+            ("NumericNotEquals", "s3:max-keys", "10"),
+            ("NumericLessThan", "s3:max-keys", "10"),
+            ("DateNotEquals", "aws:CurrentTime", "2024-05-01"),
+            ("DateGreaterThan", "aws:CurrentTime", "2024-05-01"),
+            ("Bool", "aws:SecureTransport", "true"),
+            ("ForAnyValue:NotIpAddress", "aws:SourceIp", "10.0.0.0/8"),
+            ("ForAllValues:NumericNotEquals", "s3:max-keys", "10"),
+        ];
+        for (op, key, value) in cases {
+            assert_eq!(eval(op, key, &[value], &ctx), CondResult::False, "{op} {key}");
+        }
+        // A value of the right type still works both ways.
+        let ctx = Context::new().with("aws:SourceIp", "203.0.113.7").with("s3:max-keys", "11");
+        assert_eq!(eval("NotIpAddress", "aws:SourceIp", &["10.0.0.0/8"], &ctx), CondResult::True);
+        assert_eq!(eval("NumericNotEquals", "s3:max-keys", &["10"], &ctx), CondResult::True);
     }
 
     #[test]

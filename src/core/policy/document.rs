@@ -21,15 +21,39 @@ pub enum PolicyKind {
     Key,
     /// A role's trust policy (who may assume it): a resource policy without `Resource`.
     Trust,
+    /// A service control policy: one level of the organization above the caller's account.
+    Scp,
+    /// A resource control policy: one level above the resource's account.
+    Rcp,
+    /// A VPC endpoint policy: limits every request through the endpoint.
+    Endpoint,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 5] =
-        [PolicyKind::Identity, PolicyKind::Boundary, PolicyKind::Session, PolicyKind::Bucket, PolicyKind::Key];
+    /// The kinds `explain --policy KIND=FILE` takes.
+    pub const ALL: [PolicyKind; 8] = [
+        PolicyKind::Identity,
+        PolicyKind::Boundary,
+        PolicyKind::Session,
+        PolicyKind::Bucket,
+        PolicyKind::Key,
+        PolicyKind::Scp,
+        PolicyKind::Rcp,
+        PolicyKind::Endpoint,
+    ];
 
     /// Resource policies name principals; caller-side policies apply to whoever holds them.
+    /// (RCPs and endpoint policies name principals too, so they parse as resource policies.)
     pub fn is_resource_policy(self) -> bool {
-        matches!(self, PolicyKind::Bucket | PolicyKind::Key | PolicyKind::Trust)
+        matches!(
+            self,
+            PolicyKind::Bucket | PolicyKind::Key | PolicyKind::Trust | PolicyKind::Rcp | PolicyKind::Endpoint
+        )
+    }
+
+    /// Layers that only limit: SCPs, RCPs and endpoint policies never grant.
+    pub fn is_guardrail(self) -> bool {
+        matches!(self, PolicyKind::Scp | PolicyKind::Rcp | PolicyKind::Endpoint)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +64,9 @@ impl PolicyKind {
             PolicyKind::Bucket => "bucket",
             PolicyKind::Key => "key",
             PolicyKind::Trust => "trust",
+            PolicyKind::Scp => "scp",
+            PolicyKind::Rcp => "rcp",
+            PolicyKind::Endpoint => "endpoint",
         }
     }
 
@@ -52,6 +79,9 @@ impl PolicyKind {
             PolicyKind::Bucket => "bucket policy",
             PolicyKind::Key => "key policy",
             PolicyKind::Trust => "role trust policy",
+            PolicyKind::Scp => "service control policy",
+            PolicyKind::Rcp => "resource control policy",
+            PolicyKind::Endpoint => "VPC endpoint policy",
         }
     }
 }
@@ -66,10 +96,11 @@ impl FromStr for PolicyKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown policy kind \"{s}\": expected identity, boundary, session, bucket or key"))
+        PolicyKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            format!(
+                "unknown policy kind \"{s}\": expected identity, boundary, session, bucket, key, scp, rcp or endpoint"
+            )
+        })
     }
 }
 

@@ -14,9 +14,10 @@ use super::explain::{
     flag_principals, flag_request, rule_line,
 };
 use super::fix::{Fix, fixable, fixes_for};
+use super::guardrails;
 use super::matcher::{
     Caller, CallerKind, PrincipalHit, action_matches, is_account_id, match_principal, not_principal_excludes,
-    parse_arn, resource_matches,
+    not_principal_names_any, parse_arn, resource_matches,
 };
 use super::request::{Context, Lookup, Request};
 
@@ -115,6 +116,98 @@ impl Evaluation {
     }
 }
 
+/// The SCP, RCP and endpoint layers of one request (see `guardrails`).
+struct Guards<'p> {
+    layers: Vec<guardrails::LayerVerdict>,
+    outcomes: Vec<PolicyOutcome<'p>>,
+    allows: Tri,
+    denies: Tri,
+    /// Whether any guardrail policy was supplied at all.
+    supplied: bool,
+}
+
+impl<'p> Guards<'p> {
+    fn evaluate(
+        policies: &'p [LabelledPolicy],
+        request: &Request,
+        caller: &Caller,
+        ctx: &EvalContext,
+        resource_account: Option<&str>,
+        out: &mut Out,
+    ) -> Guards<'p> {
+        let (mut layers, mut outcomes) = (Vec::new(), Vec::new());
+        let supplied = policies.iter().any(|p| p.kind.is_guardrail());
+        for p in policies.iter().filter(|p| p.kind.is_guardrail()) {
+            if let Err(why) = guardrails::governs(p, request, caller, resource_account) {
+                out.explanation_note(format!("{} ({}) ignored: {why}.", p.name, p.kind.describe()));
+                continue;
+            }
+            let o = evaluate_policy(p, request, caller, ctx, false, out);
+            layers.push(guardrails::LayerVerdict {
+                name: p.name.clone(),
+                kind: p.kind,
+                account: p.account.clone(),
+                allows: o.allow_direct.or(o.allow_via),
+                denies: o.deny,
+            });
+            outcomes.push(o);
+        }
+        let (allows, denies) = guardrails::combine(&layers);
+        Guards { layers, outcomes, allows, denies, supplied }
+    }
+
+    /// What the layers leave of the account's own decision: they only ever take away.
+    fn limit(&self, decision: Decision) -> Decision {
+        match (decision, self.denies, self.allows) {
+            (_, Tri::Yes, _) => Decision::ExplicitDeny,
+            (Decision::Allow, _, Tri::No) => Decision::ImplicitDeny,
+            (Decision::Allow, Tri::Maybe, _) | (Decision::Allow, _, Tri::Maybe) => Decision::Unknown,
+            (d, _, _) => d,
+        }
+    }
+
+    fn explain(&self, request: &Request, out: &mut Out) {
+        for l in &self.layers {
+            out.explanation.push(guardrails::explain(l, request));
+        }
+        if !self.supplied {
+            out.explanation.push(
+                "No service control, resource control or VPC endpoint policy was supplied: those layers were not evaluated."
+                    .to_string(),
+            );
+        }
+    }
+}
+
+/// The services whose authorization this evaluator models: S3's (bucket policies, cross-account
+/// grants, ACL-free ownership) and KMS's (key policies that must delegate to IAM).
+const MODELED_SERVICES: [&str; 2] = ["s3", "kms"];
+
+/// The service of an action this evaluator does not model (`sts`, `iam`, ...), if it is one.
+fn unmodeled_service(action: &str) -> Option<String> {
+    let (service, _) = action.split_once(':')?;
+    let service = service.to_ascii_lowercase();
+    (!MODELED_SERVICES.contains(&service.as_str())).then_some(service)
+}
+
+/// The answer for an action of a service with rules of its own: unknown, never a guess. (STS,
+/// for one: a role's trust policy must allow the caller even within its own account, which
+/// S3's rules would get wrong.)
+fn unmodeled(request: &Request, service: &str) -> Evaluation {
+    Evaluation {
+        decision: Decision::Unknown,
+        explanation: vec![format!(
+            "{} is a {service} action: s3ferry evaluates S3 and KMS authorization only, and {service} has rules of \
+             its own, so this request is not decided. Use the IAM policy simulator or try the call.",
+            request.action
+        )],
+        matched: Vec::new(),
+        missing_context: Vec::new(),
+        flags: vec![format!("the {service} service is not modeled: the verdict is unknown")],
+        fixes: Vec::new(),
+    }
+}
+
 /// Evaluates several requests against one policy set (policies of other accounts are ignored per request).
 pub fn evaluate_all(requests: &[Request], policies: &[LabelledPolicy]) -> Vec<Evaluation> {
     requests.iter().map(|r| evaluate(r, policies)).collect()
@@ -128,10 +221,10 @@ pub(super) enum Tri {
 }
 
 impl Tri {
-    fn or(self, o: Tri) -> Tri {
+    pub(super) fn or(self, o: Tri) -> Tri {
         self.max(o)
     }
-    fn and(self, o: Tri) -> Tri {
+    pub(super) fn and(self, o: Tri) -> Tri {
         self.min(o)
     }
 }
@@ -150,6 +243,8 @@ pub(super) struct PolicyOutcome<'p> {
     pub statements: Vec<StmtOutcome<'p>>,
     pub allow_direct: Tri,
     pub allow_via: Tri,
+    /// Allows naming the caller's own ARN (also counted in `allow_direct`).
+    pub allow_exact: Tri,
     pub deny: Tri,
 }
 
@@ -216,6 +311,9 @@ impl<'r> EvalContext<'r> {
 }
 
 pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
+    if let Some(service) = unmodeled_service(&request.action) {
+        return unmodeled(request, &service);
+    }
     let caller = Caller::new(&request.principal);
     let kms = request.is_kms();
     let resource_account = effective_resource_account(request);
@@ -224,7 +322,7 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
 
     let resource_kind = if kms { PolicyKind::Key } else { PolicyKind::Bucket };
     let mut relevant: Vec<&LabelledPolicy> = Vec::with_capacity(policies.len());
-    for p in policies {
+    for p in policies.iter().filter(|p| !p.kind.is_guardrail()) {
         match irrelevance(p, &caller, resource_kind, resource_account) {
             None => relevant.push(p),
             Some(why) => out.explanation_note(format!("{} ({}) ignored: {why}.", p.name, p.kind.describe())),
@@ -251,7 +349,12 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
     let (res_direct, res_via) =
         if key_missing { (Tri::Maybe, Tri::Maybe) } else { (side(resource_kind, false), side(resource_kind, true)) };
     let deny = outcomes.iter().fold(Tri::No, |acc, o| acc.or(o.deny));
-    let sides = Sides { identity, boundary, session, res_direct, res_via };
+    let res_exact = if key_missing {
+        Tri::No
+    } else {
+        outcomes.iter().filter(|o| o.policy.kind == resource_kind).fold(Tri::No, |acc, o| acc.or(o.allow_exact))
+    };
+    let sides = Sides { identity, boundary, session, res_direct, res_via, res_exact };
     let same = resource_account.map(|ra| ra == caller.account);
     let allowed = match same {
         Some(s) => sides.allowed(s, kms),
@@ -266,6 +369,8 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
         (Tri::No, Tri::Yes) => Decision::Allow,
         _ => Decision::Unknown,
     };
+    let guards = Guards::evaluate(policies, request, &caller, &ctx, resource_account, &mut out);
+    let decision = guards.limit(decision);
 
     let names = Names::new(request, &caller, resource_account);
     out.explanation.insert(0, rule_line(&names, same, kms));
@@ -277,6 +382,7 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
         let needs = sides.needs(same.unwrap_or(false), kms);
         if fixable(request) {
             out.fixes = fixes_for(&needs, &outcomes, resource_kind, &names, request, resource_account);
+            out.fixes.extend(guardrails::fixes(&guards.layers, request));
         } else {
             out.flag(format!(
                 "no fix proposed: \"{}\" on \"{}\" is not a service:action on an ARN.",
@@ -284,9 +390,9 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
             ));
         }
     }
-    out.explanation.push(conclusion(decision, deny, &sides, same, kms, &out.fixes));
-    out.explanation.push("Service control policies and resource control policies were not evaluated.".to_string());
-    for o in &outcomes {
+    out.explanation.push(conclusion(decision, deny.or(guards.denies), &sides, same, kms, &out.fixes));
+    guards.explain(request, &mut out);
+    for o in outcomes.iter().chain(&guards.outcomes) {
         for s in o.statements.iter().filter(|s| s.applies == Tri::Yes) {
             out.matched.push(o.sref(s));
         }
@@ -334,6 +440,8 @@ pub(super) struct Sides {
     pub session: Tri,
     pub res_direct: Tri,
     pub res_via: Tri,
+    /// A resource-policy grant naming the caller's own ARN (user or role session).
+    pub res_exact: Tri,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -357,7 +465,12 @@ impl Sides {
             (true, true) => self.res_direct.or(self.res_via.and(self.identity)),
             (false, _) => self.identity.and(self.res_direct.or(self.res_via)),
         };
-        grant.and(self.limits())
+        // Within one account, a resource policy that names the user's or the role session's own
+        // ARN is not limited by an implicit deny in a permissions boundary or a session policy;
+        // one naming the role ARN is (IAM User Guide, "Policy evaluation logic": "Identity-based
+        // policies with permissions boundaries" and "Session policies"). Explicit denies still win.
+        let exact = if same { self.res_exact } else { Tri::No };
+        grant.and(self.limits()).or(exact)
     }
 
     /// What must change for an implicit deny; only sides that are definitely "no".
@@ -462,7 +575,7 @@ fn evaluate_policy<'p>(
 ) -> PolicyOutcome<'p> {
     let vars = p.document.supports_variables();
     let mut statements = Vec::new();
-    let (mut allow_direct, mut allow_via, mut deny) = (Tri::No, Tri::No, Tri::No);
+    let (mut allow_direct, mut allow_via, mut allow_exact, mut deny) = (Tri::No, Tri::No, Tri::No, Tri::No);
     for (index, stmt) in p.document.statements.iter().enumerate() {
         if !action_in(stmt, &request.action) {
             continue;
@@ -471,12 +584,14 @@ fn evaluate_policy<'p>(
             None => PrincipalHit::Direct,
             Some(PrincipalSpec::Principal(set)) => match_principal(set, caller),
             // AWS: a Deny with NotPrincipal always denies principals that have a permissions boundary.
+            // A Deny escapes only a caller whose every link is listed; an Allow grants only a
+            // caller none of whose links is listed (see `not_principal_names_any`).
             Some(PrincipalSpec::NotPrincipal(set)) => {
-                if (stmt.effect == Effect::Deny && has_boundary) || !not_principal_excludes(set, caller) {
-                    PrincipalHit::Direct
-                } else {
-                    PrincipalHit::None
-                }
+                let applies = match stmt.effect {
+                    Effect::Deny => has_boundary || !not_principal_excludes(set, caller),
+                    Effect::Allow => !not_principal_names_any(set, caller),
+                };
+                if applies { PrincipalHit::Direct } else { PrincipalHit::None }
             }
         };
         if hit == PrincipalHit::None {
@@ -515,9 +630,13 @@ fn evaluate_policy<'p>(
         match (stmt.effect, hit) {
             (Effect::Deny, _) => deny = deny.or(applies),
             (Effect::Allow, PrincipalHit::ViaAccount) => allow_via = allow_via.or(applies),
+            (Effect::Allow, PrincipalHit::Exact) => {
+                allow_direct = allow_direct.or(applies);
+                allow_exact = allow_exact.or(applies);
+            }
             (Effect::Allow, _) => allow_direct = allow_direct.or(applies),
         }
         statements.push(StmtOutcome { index, stmt, hit, applies, failed_condition, unknown });
     }
-    PolicyOutcome { policy: p, statements, allow_direct, allow_via, deny }
+    PolicyOutcome { policy: p, statements, allow_direct, allow_via, allow_exact, deny }
 }

@@ -319,6 +319,16 @@ impl<'a> Caller<'a> {
     }
 
     /// Does `value` name the caller's role (not its account)?
+    /// A service-linked role (path `/aws-service-role/`): SCPs do not apply to it.
+    pub(crate) fn is_service_linked(&self) -> bool {
+        let role = match &self.kind {
+            CallerKind::Role => Some(self.arn),
+            CallerKind::Session { role_arn, .. } => *role_arn,
+            _ => None,
+        };
+        role.is_some_and(|r| r.contains(":role/aws-service-role/"))
+    }
+
     fn names_role(&self, value: &str) -> bool {
         match &self.kind {
             CallerKind::Role => value == self.arn,
@@ -342,6 +352,10 @@ pub(crate) enum PrincipalHit {
     None,
     /// Named specifically (role, session, user) or `"*"`: the resource policy grants on its own.
     Direct,
+    /// Named by the caller's own ARN (the user's, or the role session's): within one account,
+    /// such a grant is not capped by an implicit deny in a permissions boundary or (for the
+    /// session ARN) a session policy.
+    Exact,
     /// Matched through the caller's account (`"111122223333"` / `:root`): that account's IAM policies must
     /// also allow.
     ViaAccount,
@@ -355,14 +369,32 @@ pub(crate) fn match_principal(set: &PrincipalSet, caller: &Caller) -> PrincipalH
     let mut best = PrincipalHit::None;
     for e in entries.iter().filter(|e| e.kind == PrincipalType::Aws) {
         let v = e.value.as_str();
-        if v == "*" || v == caller.arn || caller.names_role(v) {
-            return PrincipalHit::Direct;
+        if v == caller.arn && matches!(caller.kind, CallerKind::User | CallerKind::Session { .. }) {
+            return PrincipalHit::Exact;
         }
-        if caller.is_own_root(v) {
+        if v == "*" || v == caller.arn || caller.names_role(v) {
+            best = PrincipalHit::Direct;
+        } else if caller.is_own_root(v) && best == PrincipalHit::None {
             best = PrincipalHit::ViaAccount;
         }
     }
     best
+}
+
+/// Whether a NotPrincipal list names any link of the caller's chain (its account, its role,
+/// itself). An Allow with NotPrincipal grants everyone except those listed (IAM User Guide,
+/// "AWS JSON policy elements: NotPrincipal"); which link AWS compares is not documented, so
+/// the preflight never lets such an Allow grant a caller any link of which is listed: a
+/// verdict may then say "denied" where AWS allows, but never "allowed" where AWS denies.
+pub(crate) fn not_principal_names_any(set: &PrincipalSet, caller: &Caller) -> bool {
+    let entries = match set {
+        PrincipalSet::Any => return true,
+        PrincipalSet::Map(entries) => entries,
+    };
+    entries.iter().any(|e| {
+        e.kind == PrincipalType::Aws
+            && (e.value == "*" || caller.is_own_root(&e.value) || caller.names_role(&e.value) || e.value == caller.arn)
+    })
 }
 
 /// NotPrincipal: AWS may check the account, then the role, then the session, so the caller escapes the

@@ -17,6 +17,7 @@ mod document;
 mod evaluate;
 mod explain;
 mod fix;
+mod guardrails;
 mod json;
 mod matcher;
 mod request;

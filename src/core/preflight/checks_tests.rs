@@ -318,6 +318,25 @@ fn verdicts() {
             Verdict::Blocked,
         ),
         (
+            "an endpoint that cannot be reached leaves source.role unknown, never failed",
+            |e| {
+                e.principal = Fetched::Unreadable("source credentials: could not resolve the caller identity: the endpoint refused the connection: nothing listens there (http://127.0.0.1:9)".into());
+                e.credentials = None;
+            },
+            vec![
+                ("source.role", Status::Unknown),
+                ("source.read", Status::Unknown),
+                ("source.key", Status::Unknown),
+                ("destination.bucket_policy", Status::Unknown),
+                ("destination.key_policy", Status::Unknown),
+                ("source.policy.write", Status::Unknown),
+                ("source.policy.key", Status::Unknown),
+                ("destination.ownership", Status::Pass),
+                ("credentials.lifetime", Status::Unknown),
+            ],
+            Verdict::Unknown,
+        ),
+        (
             "SSE-KMS source objects need kms:Decrypt on their key",
             |e| {
                 let mut k = key(Fetched::Got(doc(

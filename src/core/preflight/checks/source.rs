@@ -34,8 +34,14 @@ pub(super) fn role(def: &CheckDef, ev: &Evidence) -> Check {
             }
         },
         Fetched::Absent => check(id, side, Status::Fail, "no transfer principal"),
-        Fetched::Unreadable(why) => {
+        // AWS answered and refused the credentials (AssumeRole denied, a deleted key): a fail.
+        Fetched::Unreadable(why) if refused_by_aws(why) => {
             check(id, side, Status::Fail, "the transfer principal does not resolve").with_detail([why.clone()])
+        }
+        // Not reached (no route, refused connection, timeout, no credentials found): nothing
+        // was judged, so the check is unknown, never a fail; the detail says why and what to do.
+        Fetched::Unreadable(why) => {
+            check(id, side, Status::Unknown, "the transfer principal could not be resolved").with_detail([why.clone()])
         }
     }
 }
@@ -130,4 +136,18 @@ pub(super) fn policy_key(def: &CheckDef, ctx: &Ctx) -> Check {
         .map(|r| evaluate(r, &policies))
         .collect();
     judge(id, side, &format!("the principal's own policies allowing use of {arn}"), evals)
+}
+
+/// Whether resolving the principal failed because AWS refused it (an answer), not because AWS
+/// could not be reached or no credentials were found (no answer).
+fn refused_by_aws(why: &str) -> bool {
+    const REFUSALS: [&str; 6] = [
+        "AccessDenied",
+        "not authorized",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "may not assume",
+    ];
+    REFUSALS.iter().any(|r| why.contains(r))
 }
