@@ -69,21 +69,17 @@ fn policy_arg(kind: &str, path: &std::path::Path) -> String {
     format!("{kind}={}", path.display())
 }
 
+/// The transfer session writing OBJ across accounts, judged by an identity and a bucket policy.
+fn transfer_args(identity: &std::path::Path, bucket: &std::path::Path) -> Vec<String> {
+    let (id, b) = (policy_arg("identity", identity), policy_arg("bucket", bucket));
+    with(base("s3:PutObject", OBJ), &["--resource-account", "222222222222", "--policy", &id, "--policy", &b])
+}
+
 #[test]
 fn allow_exits_zero_with_text() {
     let id = file("id.json", IDENTITY);
     let b = file("bucket.json", BUCKET);
-    let out = explain(&with(
-        base("s3:PutObject", OBJ),
-        &[
-            "--resource-account",
-            "222222222222",
-            "--policy",
-            &policy_arg("identity", &id),
-            "--policy",
-            &policy_arg("bucket", &b),
-        ],
-    ));
+    let out = explain(&transfer_args(&id, &b));
     assert_eq!(out.exit_code, EXIT_ALLOW, "{out:?}");
     assert!(out.stdout.starts_with("Decision: ALLOW"), "{}", out.stdout);
     assert!(out.stdout.contains("\"AllowTransfer\""));
@@ -94,17 +90,7 @@ fn allow_exits_zero_with_text() {
 fn secure_transport_defaults_to_true_and_can_be_overridden() {
     let id = file("id2.json", IDENTITY);
     let b = file("bucket2.json", BUCKET);
-    let args = with(
-        base("s3:PutObject", OBJ),
-        &[
-            "--resource-account",
-            "222222222222",
-            "--policy",
-            &policy_arg("identity", &id),
-            "--policy",
-            &policy_arg("bucket", &b),
-        ],
-    );
+    let args = transfer_args(&id, &b);
     let out = explain(&with(args, &["--context", "aws:SecureTransport=false", "--json"]));
     assert_eq!(out.exit_code, EXIT_DENY);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
@@ -304,17 +290,7 @@ fn organization_and_endpoint_layers_take_away() {
         "vpce.json",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#,
     );
-    let args = with(
-        base("s3:PutObject", OBJ),
-        &[
-            "--resource-account",
-            "222222222222",
-            "--policy",
-            &policy_arg("identity", &id),
-            "--policy",
-            &policy_arg("bucket", &b),
-        ],
-    );
+    let args = transfer_args(&id, &b);
     let allowed = explain(&with(
         args.clone(),
         &["--policy", &policy_arg("scp", &root), "--policy", &policy_arg("endpoint", &vpce)],

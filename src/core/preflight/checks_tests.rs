@@ -304,17 +304,7 @@ fn verdicts() {
                 e.principal = Fetched::Unreadable("AccessDenied on sts:AssumeRole".into());
                 e.credentials = None;
             },
-            vec![
-                ("source.role", Status::Fail),
-                ("source.read", Status::Unknown),
-                ("source.key", Status::Unknown),
-                ("destination.bucket_policy", Status::Unknown),
-                ("destination.key_policy", Status::Unknown),
-                ("source.policy.write", Status::Unknown),
-                ("source.policy.key", Status::Unknown),
-                ("destination.ownership", Status::Pass),
-                ("credentials.lifetime", Status::Unknown),
-            ],
+            unresolved(Status::Fail),
             Verdict::Blocked,
         ),
         (
@@ -323,17 +313,7 @@ fn verdicts() {
                 e.principal = Fetched::Unreadable("source credentials: could not resolve the caller identity: the endpoint refused the connection: nothing listens there (http://127.0.0.1:9)".into());
                 e.credentials = None;
             },
-            vec![
-                ("source.role", Status::Unknown),
-                ("source.read", Status::Unknown),
-                ("source.key", Status::Unknown),
-                ("destination.bucket_policy", Status::Unknown),
-                ("destination.key_policy", Status::Unknown),
-                ("source.policy.write", Status::Unknown),
-                ("source.policy.key", Status::Unknown),
-                ("destination.ownership", Status::Pass),
-                ("credentials.lifetime", Status::Unknown),
-            ],
+            unresolved(Status::Unknown),
             Verdict::Unknown,
         ),
         (
@@ -367,6 +347,22 @@ fn verdicts() {
             }
         }
     }
+}
+
+/// The statuses when the principal did not resolve: `source.role` as given, the checks that
+/// need the principal unknown.
+fn unresolved(role: Status) -> Vec<(&'static str, Status)> {
+    let rest = [
+        ("source.read", Status::Unknown),
+        ("source.key", Status::Unknown),
+        ("destination.bucket_policy", Status::Unknown),
+        ("destination.key_policy", Status::Unknown),
+        ("source.policy.write", Status::Unknown),
+        ("source.policy.key", Status::Unknown),
+        ("destination.ownership", Status::Pass),
+        ("credentials.lifetime", Status::Unknown),
+    ];
+    std::iter::once(("source.role", role)).chain(rest).collect()
 }
 
 #[test]
