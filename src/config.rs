@@ -22,6 +22,9 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}:{column}: {field}: {message}", path.display())]
     Invalid { path: PathBuf, line: usize, column: usize, field: String, message: String },
+    /// A file the configuration names (a session policy) that cannot be used.
+    #[error("{}: {field}: {message}", path.display())]
+    File { path: PathBuf, field: String, message: String },
 }
 
 /// A migration file is a few kilobytes; anything past this is not one (`--config /dev/zero`).
@@ -105,6 +108,8 @@ pub struct RoleSpec {
     pub arn: String,
     pub duration: Option<Duration>,
     pub external_id: Option<String>,
+    /// A session policy passed with AssumeRole (its text, read from `source.session_policy`).
+    pub session_policy: Option<String>,
 }
 
 // The external id is a shared secret between accounts: never print it.
@@ -130,6 +135,10 @@ pub struct SourceConfig {
     pub bucket: String,
     pub prefix: String,
     pub access: Access,
+    /// The VPC endpoint this side's requests go through (its policy is judged).
+    pub vpc_endpoint_id: Option<String>,
+    /// A session policy s3ferry passes when it assumes `role_arn` (a file beside the config).
+    pub session_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +150,19 @@ pub struct DestinationConfig {
     pub access: Access,
     /// Read-only credentials in the destination account, for reading its policies.
     pub audit: Option<Access>,
+    /// The VPC endpoint this side's requests go through (its policy is judged).
+    pub vpc_endpoint_id: Option<String>,
+}
+
+/// `[organization]`: where the preflight finds the SCPs and RCPs above the accounts. Files (one
+/// a level, root first, as the administrator exports them) win; else `access` (the management
+/// account or a delegated administrator, read-only) reads them with the Organizations API.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrganizationConfig {
+    pub scp_files: Vec<PathBuf>,
+    pub source_rcp_files: Vec<PathBuf>,
+    pub destination_rcp_files: Vec<PathBuf>,
+    pub access: Option<Access>,
 }
 
 /// The `[transfer]` section: how `cp`/`sync` run. Every field is also a command-line flag.
@@ -250,6 +272,7 @@ pub struct Config {
     pub destination: DestinationConfig,
     pub transfer: TransferConfig,
     pub batch: Option<BatchConfig>,
+    pub organization: Option<OrganizationConfig>,
 }
 
 impl Config {
@@ -273,15 +296,37 @@ impl Config {
             }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| locate(e.span(), None, e.message().to_string()))?;
-        raw.validate().map_err(|(span, field, message)| locate(Some(span), Some(&field), message)).map(
-            |(source, destination, transfer, batch)| Config {
+        raw.validate()
+            .map_err(|(span, field, message)| locate(Some(span), Some(&field), message))
+            .map(|(source, destination, transfer, batch, organization)| Config {
                 path: path.to_path_buf(),
                 source,
                 destination,
                 transfer,
                 batch,
-            },
-        )
+                organization,
+            })?
+            .with_session_policy()
+    }
+
+    /// Reads `source.session_policy` (beside the config) into the role's AssumeRole request; a
+    /// file that cannot be read, or is no valid session policy, is a configuration error.
+    fn with_session_policy(mut self) -> Result<Config, ConfigError> {
+        let Some(file) = self.source.session_policy.clone() else { return Ok(self) };
+        let path = self.file(&file);
+        let error = |message: String| ConfigError::File {
+            path: self.path.clone(),
+            field: "source.session_policy".to_string(),
+            message,
+        };
+        let text =
+            read_text(&path, MAX_DOCUMENT_BYTES).map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        crate::core::policy::parse_policy(&text, crate::core::policy::PolicyKind::Session)
+            .map_err(|e| error(format!("{} is not a valid session policy: {e}", path.display())))?;
+        if let Some(role) = self.source.access.role.as_mut() {
+            role.session_policy = Some(text);
+        }
+        Ok(self)
     }
 
     /// The state directory, resolved against the config's directory when relative.
@@ -291,6 +336,11 @@ impl Config {
         } else {
             self.dir().join(&self.transfer.state_dir)
         }
+    }
+
+    /// A file the config names, resolved against the config's directory when relative.
+    pub fn file(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.dir().join(path) }
     }
 
     /// The directory that holds state files for this migration: beside the config.
@@ -323,6 +373,8 @@ fn field_at(text: &str, at: usize) -> String {
 
 type Invalid = (Range<usize>, String, String);
 
+type Validated = (SourceConfig, DestinationConfig, TransferConfig, Option<BatchConfig>, Option<OrganizationConfig>);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -330,6 +382,67 @@ struct RawConfig {
     destination: RawSide,
     transfer: Option<RawTransfer>,
     batch: Option<RawBatch>,
+    organization: Option<RawOrganization>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganization {
+    #[serde(default)]
+    scp_files: Vec<Spanned<String>>,
+    #[serde(default)]
+    source_rcp_files: Vec<Spanned<String>>,
+    #[serde(default)]
+    destination_rcp_files: Vec<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    role_arn: Option<Spanned<String>>,
+    session_duration: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    endpoint_url: Option<Spanned<String>>,
+}
+
+impl RawOrganization {
+    fn validate(self) -> Result<OrganizationConfig, Invalid> {
+        let files = |list: &[Spanned<String>], field: &str| -> Result<Vec<PathBuf>, Invalid> {
+            list.iter()
+                .map(|f| {
+                    if f.get_ref().trim().is_empty() {
+                        Err(bad(f, field, "the file name is empty"))
+                    } else {
+                        Ok(PathBuf::from(f.get_ref()))
+                    }
+                })
+                .collect()
+        };
+        let scp_files = files(&self.scp_files, "organization.scp_files")?;
+        let source_rcp_files = files(&self.source_rcp_files, "organization.source_rcp_files")?;
+        let destination_rcp_files = files(&self.destination_rcp_files, "organization.destination_rcp_files")?;
+        let raw = RawAccess {
+            region: self.region,
+            profile: self.profile,
+            role_arn: self.role_arn,
+            session_duration: self.session_duration,
+            external_id: self.external_id,
+            endpoint_url: self.endpoint_url,
+        };
+        let access = raw.validate("organization")?;
+        let access = access.has_credentials().then_some(access);
+        Ok(OrganizationConfig { scp_files, source_rcp_files, destination_rcp_files, access })
+    }
+}
+
+/// A VPC endpoint id: `vpce-` and hex digits.
+fn vpc_endpoint(value: &Option<Spanned<String>>, field: &str) -> Result<Option<String>, Invalid> {
+    let Some(v) = value else { return Ok(None) };
+    let id = v.get_ref();
+    let ok = id
+        .strip_prefix("vpce-")
+        .is_some_and(|h| !h.is_empty() && h.len() <= 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(bad(v, field, "expected a VPC endpoint id such as \"vpce-0a1b2c3d4e5f67890\""));
+    }
+    Ok(Some(id.clone()))
 }
 
 #[derive(Deserialize)]
@@ -485,6 +598,8 @@ struct RawSide {
     session_duration: Option<Spanned<String>>,
     external_id: Option<Spanned<String>>,
     endpoint_url: Option<Spanned<String>>,
+    vpc_endpoint_id: Option<Spanned<String>>,
+    session_policy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -512,12 +627,13 @@ impl RawSide {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<(SourceConfig, DestinationConfig, TransferConfig, Option<BatchConfig>), Invalid> {
+    fn validate(self) -> Result<Validated, Invalid> {
         let transfer = match self.transfer {
             Some(t) => t.validate()?,
             None => TransferConfig::default(),
         };
         let batch = self.batch.map(RawBatch::validate).transpose()?;
+        let organization = self.organization.map(RawOrganization::validate).transpose()?;
         let mut src = self.source;
         if let Some(k) = &src.kms_key_arn {
             return Err(bad(
@@ -531,7 +647,24 @@ impl RawConfig {
         }
         let src_bucket = bucket(&src.bucket, "source.bucket")?;
         let access = src.access().validate("source")?;
-        let source = SourceConfig { bucket: src_bucket, prefix: prefix(&src.prefix, "source.prefix")?, access };
+        let session_policy = match &src.session_policy {
+            Some(p) if access.role.is_none() => {
+                return Err(bad(
+                    p,
+                    "source.session_policy",
+                    "session_policy applies only with role_arn (s3ferry passes it when it assumes the role)",
+                ));
+            }
+            Some(p) => Some(PathBuf::from(p.get_ref())),
+            None => None,
+        };
+        let source = SourceConfig {
+            bucket: src_bucket,
+            prefix: prefix(&src.prefix, "source.prefix")?,
+            access,
+            vpc_endpoint_id: vpc_endpoint(&src.vpc_endpoint_id, "source.vpc_endpoint_id")?,
+            session_policy,
+        };
         let mut dst = self.destination;
         let kms_key_arn = dst.kms_key_arn.as_ref().map(key_arn).transpose()?;
         let audit = match dst.audit.take() {
@@ -539,10 +672,14 @@ impl RawConfig {
             None => None,
         };
         let dst_bucket = bucket(&dst.bucket, "destination.bucket")?;
+        if let Some(p) = &dst.session_policy {
+            return Err(bad(p, "destination.session_policy", "session_policy belongs to [source] (the transfer role)"));
+        }
         let access = dst.access().validate("destination")?;
         let prefix = prefix(&dst.prefix, "destination.prefix")?;
-        let destination = DestinationConfig { bucket: dst_bucket, prefix, kms_key_arn, access, audit };
-        Ok((source, destination, transfer, batch))
+        let vpc_endpoint_id = vpc_endpoint(&dst.vpc_endpoint_id, "destination.vpc_endpoint_id")?;
+        let destination = DestinationConfig { bucket: dst_bucket, prefix, kms_key_arn, access, audit, vpc_endpoint_id };
+        Ok((source, destination, transfer, batch, organization))
     }
 }
 
@@ -582,6 +719,7 @@ impl RawAccess {
                     arn: arn.into_inner(),
                     duration,
                     external_id: self.external_id.map(Spanned::into_inner),
+                    session_policy: None,
                 })
             }
             None => {

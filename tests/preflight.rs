@@ -73,7 +73,7 @@ fn expect(o: &Outcome, fail: &[&str], unknown: &[&str]) {
         };
         assert_eq!(status, want, "{id}\n{}", o.text);
     }
-    assert_eq!(o.statuses().len(), 12, "every check reports");
+    assert_eq!(o.statuses().len(), s3ferry::core::preflight::checks::CHECKS.len(), "every check reports");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,7 +83,7 @@ async fn all_eight_steps_done_is_ready() {
     expect(&o, &[], &[]);
     assert_eq!((o.code, o.report["verdict"].as_str()), (0, Some("ready")), "{}", o.text);
     assert!(o.report["principal"].as_str().unwrap().contains("assumed-role"));
-    assert!(o.text.contains("Verdict: READY (12 pass, 0 fail, 0 warn, 0 unknown)"), "{}", o.text);
+    assert!(o.text.contains("Verdict: READY (16 pass, 0 fail, 0 warn, 0 unknown)"), "{}", o.text);
     assert!(o.check("source.role")["detail"].to_string().contains(&m.role_arn));
 }
 
@@ -104,6 +104,8 @@ async fn step_1_missing_role() {
             "destination.bucket_policy",
             "destination.key_policy",
             "credentials.lifetime",
+            "organization.scp",
+            "organization.rcp",
         ],
     );
     assert_eq!(o.code, 1);
@@ -396,4 +398,103 @@ async fn a_refused_probe_blocks_and_is_classified() {
     assert!(detail.contains("without details"), "{detail}");
     assert_eq!(o.report["verdict"], "blocked");
     assert_eq!(probe_leftovers(&m).await, 0);
+}
+
+/// The organization's layers from files, and a VPC endpoint's policy read with the transfer
+/// role: an OU's SCP that allows only EC2, and a gateway endpoint that lets through only the
+/// Production account's own bucket, each block the copy on its own check; FullAWSAccess at
+/// every level and the default endpoint policy are ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn scp_files_and_endpoint_policies_are_judged() {
+    let (m, ws, _) = scenario(Steps::ALL).await;
+    let full = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let ec2_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+    ws.write("scp-root.json", full);
+    ws.write("scp-ou.json", ec2_only);
+    ws.write("scp-ou-full.json", full);
+    let ec2 = aws_sdk_ec2::Client::new(&moto().sdk(&moto().admin(support::PROD)));
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
+    let own = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{0}","arn:aws:s3:::{0}/*"]}}]}}"#,
+        m.source_bucket
+    );
+    let endpoint = |policy: Option<String>| {
+        let ec2 = ec2.clone();
+        let vpc = vpc.clone();
+        async move {
+            let req = ec2
+                .create_vpc_endpoint()
+                .vpc_id(vpc)
+                .service_name(format!("com.amazonaws.{}.s3", support::REGION))
+                .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+                .set_policy_document(policy);
+            req.send().await.unwrap().vpc_endpoint.unwrap().vpc_endpoint_id.unwrap()
+        }
+    };
+    let (narrow, open) = (endpoint(Some(own)).await, endpoint(None).await);
+    let config = |ou: &str, vpce: &str| {
+        let base = m.config_toml(&moto().endpoint, "");
+        let base = base.replacen("[source]\n", &format!("[source]\nvpc_endpoint_id = \"{vpce}\"\n"), 1);
+        let text = format!("{base}\n[organization]\nscp_files = [\"scp-root.json\", \"{ou}\"]\n");
+        ws.write("migration-layers.toml", &text).display().to_string()
+    };
+
+    let o = preflight(&ws, &config("scp-ou.json", &narrow), &[]);
+    expect(&o, &["organization.scp", "source.endpoint"], &[]);
+    assert_eq!((o.code, o.report["verdict"].as_str()), (1, Some("blocked")), "{}", o.text);
+    let scp = o.check("organization.scp").to_string();
+    assert!(scp.contains("administrator") && scp.contains("scp-ou.json"), "{scp}");
+    assert!(o.check("source.endpoint").to_string().contains(&narrow), "{}", o.text);
+
+    let o = preflight(&ws, &config("scp-ou-full.json", &open), &[]);
+    expect(&o, &[], &[]);
+    assert_eq!(o.code, 0, "{}", o.text);
+}
+
+/// Read through the Organizations API as the management account: the levels from the root to
+/// a member account, root first, each level's policies joined; an account outside the
+/// organization has nothing of it above it.
+#[tokio::test(flavor = "multi_thread")]
+async fn organization_policies_are_read_level_by_level() {
+    use aws_sdk_organizations::types::PolicyType;
+    use s3ferry::core::preflight::evidence::Fetched;
+    let org = aws_sdk_organizations::Client::new(&moto().sdk(&moto().admin(support::OTHER)));
+    if org.describe_organization().send().await.is_err() {
+        org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await.unwrap();
+    }
+    let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
+    let _ = org.enable_policy_type().root_id(&root).policy_type(PolicyType::ServiceControlPolicy).send().await;
+    let email = format!("{}@example.com", support::unique("member"));
+    let created = org.create_account().email(email).account_name(support::unique("member")).send().await.unwrap();
+    let member = created.create_account_status().unwrap().account_id().unwrap().to_string();
+    let ou_name = support::unique("data");
+    let ou = org.create_organizational_unit().parent_id(&root).name(&ou_name).send().await.unwrap();
+    let ou = ou.organizational_unit().unwrap().id().unwrap().to_string();
+    org.move_account().account_id(&member).source_parent_id(&root).destination_parent_id(&ou).send().await.unwrap();
+    let ec2_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*","Resource":"*"}}"#;
+    let policy = org
+        .create_policy()
+        .content(ec2_only)
+        .description("ec2 only")
+        .name(support::unique("ec2only"))
+        .r#type(PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let policy_id = policy.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string();
+    org.attach_policy().policy_id(&policy_id).target_id(&ou).send().await.unwrap();
+
+    let Fetched::Got(levels) =
+        s3ferry::engine::layers::read_from_api(&org, &member, PolicyType::ServiceControlPolicy).await
+    else {
+        panic!("the levels above {member} were not read");
+    };
+    let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(levels.len(), 3, "root, OU, account: {names:?}");
+    assert!(names[0].contains(&root) && names[1].contains(&ou) && names[2].contains(&member), "{names:?}");
+    assert!(levels[1].text.contains("ec2:*"), "{}", levels[1].text);
+    let statements: serde_json::Value = serde_json::from_str(&levels[1].text).unwrap();
+    assert_eq!(statements["Statement"].as_array().unwrap().len(), 2, "FullAWSAccess and ec2-only joined");
+    let outside = s3ferry::engine::layers::read_from_api(&org, support::LAKE, PolicyType::ServiceControlPolicy).await;
+    assert_eq!(outside, Fetched::Absent);
 }

@@ -9,8 +9,8 @@ use aws_sdk_s3::types::{ObjectOwnership, Payer, ServerSideEncryption};
 
 use crate::config::Config;
 use crate::core::preflight::evidence::{
-    BucketEvidence, Encryption, Evidence, Fetched, KeyEvidence, NamedPolicy, Ownership, PrincipalEvidence,
-    RoleEvidence, RunShape,
+    BucketEvidence, Encryption, Evidence, Fetched, KeyEvidence, LayerEvidence, NamedPolicy, Ownership,
+    PrincipalEvidence, RoleEvidence, RunShape,
 };
 use crate::engine::errors::{describe_sdk_error, error_code, region_header};
 use crate::engine::session::Session;
@@ -60,6 +60,7 @@ pub async fn gather_all(
                 destination_key,
                 destination_key_policy,
                 run,
+                layers: LayerEvidence::unknown(&why),
             }
         }
     };
@@ -114,7 +115,23 @@ pub async fn gather(
         None => None,
     };
     let destination_key_policy = destination_key_policy(destination_key.as_ref(), reader.is_some(), supplied);
+    let mut principal = principal;
+    if let (Fetched::Got(p), Some(role)) = (&mut principal, &config.source.access.role) {
+        p.session_policy = role
+            .session_policy
+            .clone()
+            .map(|text| NamedPolicy { name: "session policy (source.session_policy)".to_string(), text });
+    }
+    let account = source.info.identity.account.clone();
+    let destination_account = destination.account.clone().or(dst_account);
+    let accounts = crate::engine::layers::Accounts {
+        principal: &account,
+        source: src.account.as_deref().unwrap_or(&account),
+        destination: destination_account.as_deref(),
+    };
+    let layers = crate::engine::layers::gather(config, source, reader, accounts).await;
     Evidence {
+        layers,
         principal,
         credentials: Some(source.info.lifetime.clone()),
         source: src,
@@ -177,6 +194,7 @@ async fn principal(session: &Session) -> Fetched<PrincipalEvidence> {
         role: Fetched::Absent,
         identity_policies: Fetched::Absent,
         boundary: None,
+        session_policy: None,
     };
     if let Some(rest) = resource.strip_prefix("assumed-role/") {
         let name = rest.split('/').next().unwrap_or_default().to_string();

@@ -9,6 +9,7 @@ pub mod events;
 pub mod evidence;
 pub mod inspect;
 pub mod journal;
+pub mod layers;
 pub mod lister;
 pub mod open_files;
 pub mod preflight;

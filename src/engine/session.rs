@@ -152,6 +152,9 @@ impl Session {
             if let Some(d) = role.duration {
                 builder = builder.session_length(d);
             }
+            if let Some(policy) = &role.session_policy {
+                builder = builder.policy(policy.clone());
+            }
             if let Some(id) = &role.external_id {
                 builder = builder.external_id(id.clone());
             }

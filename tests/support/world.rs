@@ -277,6 +277,9 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
         let mut read = vec![
             json!({"Sid": "Browse", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:HeadBucket"], "Resource": "*"}),
             json!({"Sid": "InspectSelf", "Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"}),
+            // Whether the account is in an organization (if not, no SCP or RCP is above it), and
+            // the policy of a VPC endpoint the config names.
+            json!({"Sid": "InspectLayers", "Effect": "Allow", "Action": ["organizations:DescribeOrganization", "ec2:DescribeVpcEndpoints"], "Resource": "*"}),
             json!({"Sid": "InspectBuckets", "Effect": "Allow", "Action": ["s3:GetBucketPolicy", "s3:GetBucketPolicyStatus", "s3:GetEncryptionConfiguration", "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:GetBucketRequestPayment"], "Resource": [src_arn.clone(), dst_arn.clone()]}),
         ];
         if steps.role_reads_source {

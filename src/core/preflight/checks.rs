@@ -100,6 +100,8 @@ pub enum Area {
     Source,
     Destination,
     Credentials,
+    /// The organization's SCPs and RCPs (its administrator's to change).
+    Organization,
     /// Live probes (`--probe`).
     Probes,
     /// S3 Batch Operations' job role.
@@ -108,13 +110,15 @@ pub enum Area {
 
 impl Area {
     /// The areas in the order reports show them.
-    pub const ALL: [Area; 5] = [Area::Source, Area::Destination, Area::Credentials, Area::Probes, Area::Batch];
+    pub const ALL: [Area; 6] =
+        [Area::Source, Area::Destination, Area::Organization, Area::Credentials, Area::Probes, Area::Batch];
 
     pub fn heading(self) -> &'static str {
         match self {
             Area::Source => "Source account",
             Area::Destination => "Destination account",
             Area::Credentials => "Credentials",
+            Area::Organization => "Organization (SCPs, RCPs)",
             Area::Probes => "Live probes",
             Area::Batch => "Batch Operations job role",
         }
@@ -136,7 +140,7 @@ pub struct CheckDef {
 }
 
 /// Every preflight check, in display order.
-pub const CHECKS: [CheckDef; 12] = [
+pub const CHECKS: [CheckDef; 16] = [
     CheckDef { id: "source.role", area: Area::Source, judge: |d, i| source::role(d, i.ev) },
     CheckDef { id: "source.read", area: Area::Source, judge: |d, i| source::read(d, i.ctx) },
     CheckDef { id: "source.key", area: Area::Source, judge: |d, i| source::key(d, i.ctx) },
@@ -160,6 +164,14 @@ pub const CHECKS: [CheckDef; 12] = [
         area: Area::Destination,
         judge: |d, i| destination::public_access(d, i.ev),
     },
+    CheckDef { id: "source.endpoint", area: Area::Source, judge: |d, i| layers::source_endpoint(d, i.ctx) },
+    CheckDef {
+        id: "destination.endpoint",
+        area: Area::Destination,
+        judge: |d, i| layers::destination_endpoint(d, i.ctx),
+    },
+    CheckDef { id: "organization.scp", area: Area::Organization, judge: |d, i| layers::scp(d, i.ctx) },
+    CheckDef { id: "organization.rcp", area: Area::Organization, judge: |d, i| layers::rcp(d, i.ctx) },
     CheckDef {
         id: "credentials.lifetime",
         area: Area::Credentials,
@@ -286,6 +298,7 @@ struct Ctx {
     copies_tags: bool,
     multipart: bool,
     acl: Option<String>,
+    layers: layers::Layers,
 }
 
 impl Ctx {
@@ -318,6 +331,12 @@ impl Ctx {
                     }
                     _ => {}
                 }
+                if let Some(d) = &p.session_policy {
+                    match labelled(d, PolicyKind::Session, &p.account) {
+                        Ok(l) => identity.push(l),
+                        Err(e) => identity_unknown = Some(e),
+                    }
+                }
                 Some(principal)
             }
             Fetched::Absent => {
@@ -348,7 +367,15 @@ impl Ctx {
             };
             (k.clone(), policy)
         };
+        let principal_account = principal.as_ref().map(|p| p.account.clone()).unwrap_or_default();
+        let layers = layers::Layers::new(
+            &ev.layers,
+            &principal_account,
+            &src_account,
+            dst_account.as_deref().unwrap_or_default(),
+        );
         Ctx {
+            layers,
             principal,
             identity_unknown,
             identity,
@@ -552,6 +579,7 @@ fn credentials_lifetime(def: &CheckDef, ev: &Evidence, now: SystemTime) -> Check
 }
 
 mod destination;
+mod layers;
 mod source;
 
 #[cfg(test)]

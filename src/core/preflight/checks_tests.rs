@@ -92,6 +92,7 @@ fn good() -> Evidence {
             role: Fetched::Got(RoleEvidence { name: "transfer".into(), max_session_secs: 43_200, boundary_arn: None }),
             identity_policies: Fetched::Got(vec![identity()]),
             boundary: None,
+            session_policy: None,
         }),
         credentials: Some(classify(CredentialSource::StaticKeys, None, Some(Some(at(NOW + 3600))))),
         source: bucket("src", "111111111111"),
@@ -101,8 +102,15 @@ fn good() -> Evidence {
         destination_key: Some(Fetched::Got(key(key_policy(ROLE)))),
         destination_key_policy: Some(key_policy(ROLE)),
         run: RunShape { copies_tags: true, multipart_planned: false, acl: None, estimated_secs: None },
+        layers: LayerEvidence::none(),
     }
 }
+
+fn layer(name: &str, statements: &str) -> NamedPolicy {
+    NamedPolicy { name: name.into(), text: format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#) }
+}
+
+const FULL_ACCESS: &str = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
 
 fn principal(ev: &mut Evidence) -> &mut PrincipalEvidence {
     match &mut ev.principal {
@@ -119,6 +127,65 @@ type Case = (&'static str, Mutation, Vec<(&'static str, Status)>, Verdict);
 fn verdicts() {
     let cases: Vec<Case> = vec![
         ("all eight steps done: ready", |_| {}, vec![], Verdict::Ready),
+        (
+            "FullAWSAccess at every SCP level: ready",
+            |e| e.layers.scps = Fetched::Got(vec![layer("scp:r-root", FULL_ACCESS), layer("scp:ou-1", FULL_ACCESS)]),
+            vec![],
+            Verdict::Ready,
+        ),
+        (
+            "an OU's SCP that allows only EC2 blocks the copy (the organization's administrator must change it)",
+            |e| {
+                let ec2 = r#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#;
+                e.layers.scps = Fetched::Got(vec![layer("scp:r-root", FULL_ACCESS), layer("scp:ou-1", ec2)]);
+            },
+            vec![("organization.scp", Status::Fail)],
+            Verdict::Blocked,
+        ),
+        (
+            "SCPs do not apply to the management account",
+            |e| {
+                e.layers.scps =
+                    Fetched::Got(vec![layer("scp:r-root", r#"{"Effect":"Deny","Action":"*","Resource":"*"}"#)]);
+                e.layers.management_account = Some("111111111111".into());
+            },
+            vec![],
+            Verdict::Ready,
+        ),
+        (
+            "SCPs that could not be read leave the layer unknown",
+            |e| e.layers.scps = Fetched::Unreadable("the account is in an organization".into()),
+            vec![("organization.scp", Status::Unknown)],
+            Verdict::Unknown,
+        ),
+        (
+            "an RCP denying principals outside the organization blocks a writer from another one",
+            |e| {
+                let deny = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-lake"}}}"#;
+                let all = r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#;
+                e.layers.destination_rcps = Fetched::Got(vec![layer("rcp:r-root", &format!("{all},{deny}"))]);
+            },
+            vec![("organization.rcp", Status::Fail)],
+            Verdict::Blocked,
+        ),
+        (
+            "a source endpoint policy allowing only the account's own buckets blocks the write",
+            |e| {
+                let own = r#"{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::src","arn:aws:s3:::src/*"]}"#;
+                e.layers.source_endpoint = Some(("vpce-0a1".into(), Fetched::Got(layer("endpoint:vpce-0a1", own))));
+            },
+            vec![("source.endpoint", Status::Fail)],
+            Verdict::Blocked,
+        ),
+        (
+            "a session policy that allows only reads caps the writes",
+            |e| {
+                let read = r#"{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket","s3:GetObjectTagging"],"Resource":"*"}"#;
+                principal(e).session_policy = Some(layer("session policy", read));
+            },
+            vec![("source.policy.write", Status::Fail), ("source.policy.key", Status::Fail)],
+            Verdict::Blocked,
+        ),
         (
             "Bucket Keys off: every object is a KMS request (warn, still ready)",
             |e| e.destination.encryption = Fetched::Got(Encryption::SseKms { key_id: KEY.into(), bucket_key: false }),
@@ -361,6 +428,8 @@ fn unresolved(role: Status) -> Vec<(&'static str, Status)> {
         ("source.policy.key", Status::Unknown),
         ("destination.ownership", Status::Pass),
         ("credentials.lifetime", Status::Unknown),
+        ("organization.scp", Status::Unknown),
+        ("organization.rcp", Status::Unknown),
     ];
     std::iter::once(("source.role", role)).chain(rest).collect()
 }

@@ -48,6 +48,8 @@ pub struct PrincipalEvidence {
     /// Inline and attached identity policies.
     pub identity_policies: Fetched<Vec<NamedPolicy>>,
     pub boundary: Option<Fetched<NamedPolicy>>,
+    /// The session policy s3ferry passes when it assumes the role (`source.session_policy`).
+    pub session_policy: Option<NamedPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -148,4 +150,50 @@ pub struct Evidence {
     /// `destination_key` because DescribeKey and GetKeyPolicy need different credentials.
     pub destination_key_policy: Option<Fetched<NamedPolicy>>,
     pub run: RunShape,
+    /// The layers above the accounts (SCPs, RCPs) and around the host (VPC endpoints).
+    pub layers: LayerEvidence,
+}
+
+/// SCPs, RCPs and VPC endpoint policies. For the organization's: `Absent` means the account is
+/// in no organization (nothing above it), `Unreadable` says why and what would let s3ferry read
+/// them, and each `Got` holds one document a level, root first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerEvidence {
+    /// SCP levels above the transfer principal's account.
+    pub scps: Fetched<Vec<NamedPolicy>>,
+    /// RCP levels above the source bucket's account.
+    pub source_rcps: Fetched<Vec<NamedPolicy>>,
+    /// RCP levels above the destination bucket's account.
+    pub destination_rcps: Fetched<Vec<NamedPolicy>>,
+    /// The organization's management account: SCPs and RCPs do not apply to it.
+    pub management_account: Option<String>,
+    /// Each side's configured VPC endpoint and its policy.
+    pub source_endpoint: Option<(String, Fetched<NamedPolicy>)>,
+    pub destination_endpoint: Option<(String, Fetched<NamedPolicy>)>,
+}
+
+impl LayerEvidence {
+    /// Nothing known about the organization, for `why`; no endpoints.
+    pub fn unknown(why: &str) -> LayerEvidence {
+        LayerEvidence {
+            scps: Fetched::Unreadable(why.to_string()),
+            source_rcps: Fetched::Unreadable(why.to_string()),
+            destination_rcps: Fetched::Unreadable(why.to_string()),
+            management_account: None,
+            source_endpoint: None,
+            destination_endpoint: None,
+        }
+    }
+
+    /// In no organization, no endpoints: nothing above or around the accounts.
+    pub fn none() -> LayerEvidence {
+        LayerEvidence {
+            scps: Fetched::Absent,
+            source_rcps: Fetched::Absent,
+            destination_rcps: Fetched::Absent,
+            management_account: None,
+            source_endpoint: None,
+            destination_endpoint: None,
+        }
+    }
 }
