@@ -381,6 +381,20 @@ fn valid_variants_parse_into_the_model() {
     // document that exists is evaluated as written).
     let spaced = r#"{"Statement":[{"Sid":"Write datalake","Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#;
     assert!(parse_policy(spaced, Identity).is_ok());
+    // "*" as a plain string is a valid principal in every kind that names principals.
+    for kind in [Bucket, PolicyKind::Key, PolicyKind::Trust, PolicyKind::Rcp, PolicyKind::Endpoint] {
+        let text = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let text = if kind == PolicyKind::Trust { text.replace(r#","Resource":"*""#, "") } else { text.to_string() };
+        let doc = parse_policy(&text, kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(matches!(doc.statements[0].principal, Some(PrincipalSpec::Principal(PrincipalSet::Any))), "{kind}");
+    }
+    // Any other plain string, or a number, is no principal: a clear error at its path.
+    for bad in [r#""arn:aws:iam::111111111111:root""#, "42"] {
+        let text =
+            format!(r#"{{"Statement":[{{"Effect":"Allow","Principal":{bad},"Action":"s3:*","Resource":"*"}}]}}"#);
+        let e = parse_policy(&text, Bucket).expect_err(bad).to_string();
+        assert!(e.contains("Principal"), "{bad}: {e}");
+    }
     // "*" principal.
     let star =
         r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;

@@ -460,7 +460,11 @@ async fn organization_policies_are_read_level_by_level() {
     use s3ferry::core::preflight::evidence::Fetched;
     let org = aws_sdk_organizations::Client::new(&moto().sdk(&moto().admin(support::OTHER)));
     if org.describe_organization().send().await.is_err() {
-        org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await.unwrap();
+        org.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
     }
     let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
     let _ = org.enable_policy_type().root_id(&root).policy_type(PolicyType::ServiceControlPolicy).send().await;

@@ -86,7 +86,7 @@ fn checks_grouped_by_account_with_the_selected_fix_beside_them() {
     let mut s = state_with_report();
     assert_eq!(key(&mut s, KeyCode::Char('p')), []);
     assert_eq!(s.screen, Screen::Preflight);
-    for _ in 0..8 {
+    for _ in 0..9 {
         key(&mut s, KeyCode::Down);
     }
     let expected = [
@@ -98,20 +98,20 @@ fn checks_grouped_by_account_with_the_selected_fix_beside_them() {
         "│ PASS source.key                  ││no statement allows kms:GenerateDataKey   │",
         "│ PASS source.policy.write         ││                                          │",
         "│ PASS source.policy.key           ││Fix: in account 222222222222, add to the  │",
-        "│Destination account               ││key policy of                             │",
-        "│ PASS destination.bucket          ││arn:aws:kms:eu-west-2:222222222222:key/k-1│",
-        "│ PASS destination.encryption      ││:                                         │",
-        "│ PASS destination.bucket_policy   ││{                                         │",
-        "│ FAIL destination.key_policy      ││  \"Effect\": \"Allow\",                      │",
-        "│ PASS destination.ownership       ││  \"Principal\": {\"AWS\":                    │",
-        "│   ?  destination.public_access   ││\"arn:aws:iam::111111111111:role/transfer\"}│",
-        "│Credentials                       ││}                                         │",
+        "│ PASS source.endpoint             ││key policy of                             │",
+        "│Destination account               ││arn:aws:kms:eu-west-2:222222222222:key/k-1│",
+        "│ PASS destination.bucket          ││:                                         │",
+        "│ PASS destination.encryption      ││{                                         │",
+        "│ PASS destination.bucket_policy   ││  \"Effect\": \"Allow\",                      │",
+        "│ FAIL destination.key_policy      ││  \"Principal\": {\"AWS\":                    │",
+        "│ PASS destination.ownership       ││\"arn:aws:iam::111111111111:role/transfer\"}│",
+        "│   ?  destination.public_access   ││}                                         │",
+        "│ PASS destination.endpoint        ││                                          │",
+        "│Organization (SCPs, RCPs)         ││                                          │",
+        "│ PASS organization.scp            ││                                          │",
+        "│ PASS organization.rcp            ││                                          │",
+        "│Credentials                       ││                                          │",
         "│ PASS credentials.lifetime        ││                                          │",
-        "│                                  ││                                          │",
-        "│                                  ││                                          │",
-        "│                                  ││                                          │",
-        "│                                  ││                                          │",
-        "│                                  ││                                          │",
         "└──────────────────────────────────┘└──────────────────────────────────────────┘",
         " ↑↓ select · Enter detail · r rerun · w write fixes · p browse · ? help · q quit",
     ];
@@ -122,7 +122,7 @@ fn checks_grouped_by_account_with_the_selected_fix_beside_them() {
 fn enter_opens_the_detail_and_esc_closes_it() {
     let mut s = state_with_report();
     key(&mut s, KeyCode::Char('p'));
-    for _ in 0..8 {
+    for _ in 0..9 {
         key(&mut s, KeyCode::Down);
     }
     key(&mut s, KeyCode::Enter);
@@ -215,7 +215,10 @@ fn probes_run_only_after_an_explicit_yes() {
         fixes: vec![],
     }];
     update(&mut s, Msg::Engine(EngineEvent::Preflight(Box::new(with_probes))));
+    // The last group, below the others: the end of the list shows it.
+    key(&mut s, KeyCode::End);
     let lines = text(&mut s);
-    assert_eq!(lines[17], "│Live probes                       ││                                          │");
-    assert_eq!(lines[18], "│ PASS probe.put                   ││                                          │");
+    let at = lines.iter().position(|l| l.starts_with("│Live probes ")).unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(lines[at + 1].starts_with("│ PASS probe.put                   ││"), "{lines:#?}");
+    assert!(lines[2].contains("PASS a zero-byte PutObject"), "the selected probe's detail beside: {lines:#?}");
 }

@@ -133,6 +133,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
     let mut lines = Vec::new();
     let ordered = state.ordered();
     let mut index = 0;
+    let mut selected_line = 0;
     for area in Area::ALL {
         if !ordered.iter().any(|c| c.side == area) {
             continue;
@@ -140,6 +141,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
         lines.push(Line::styled(area.heading(), Style::default().add_modifier(Modifier::BOLD)));
         for c in ordered.iter().filter(|c| c.side == area) {
             let style = if index == state.selected {
+                selected_line = lines.len();
                 Style::default().bg(Color::Cyan).fg(Color::Black)
             } else {
                 Style::default()
@@ -148,7 +150,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &PreflightState) {
             index += 1;
         }
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Checks ")), list);
+    // More checks than rows: scroll so the selected one stays in sight.
+    let rows = list.height.saturating_sub(2) as usize;
+    let top = (selected_line + 1).saturating_sub(rows) as u16;
+    let block = Block::default().borders(Borders::ALL).title(" Checks ");
+    frame.render_widget(Paragraph::new(lines).scroll((top, 0)).block(block), list);
     render_detail(frame, side, state.selected_check(), 0);
     if let Some(input) = &state.save {
         render_prompt(frame, area, input);

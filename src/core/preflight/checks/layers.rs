@@ -189,7 +189,12 @@ fn endpoint_check(
 ) -> Check {
     let (id, side) = (def.id, def.area);
     let Some((vpce, policy)) = endpoint else {
-        return check(id, side, Status::Pass, "no VPC endpoint configured (vpc_endpoint_id)");
+        return check(
+            id,
+            side,
+            Status::Pass,
+            "no VPC endpoint configured: requests are taken not to pass one (set vpc_endpoint_id if they do)",
+        );
     };
     if ctx.principal.is_none() {
         return check(id, side, Status::Unknown, "the transfer principal is unknown");
