@@ -50,26 +50,46 @@ pub fn read_text(path: &Path, max: u64) -> std::io::Result<String> {
 /// An endpoint URL as aws cli takes it: `http(s)://HOST[:PORT]` with an optional trailing `/`.
 /// Credentials in the URL are refused (they would end up in logs and journals); a path, a query,
 /// a port outside 1-65535 or an empty host are errors. Returns it without the trailing `/`.
-pub fn check_endpoint(url: &str) -> Result<String, String> {
+/// Why an endpoint URL is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("an endpoint URL has no spaces or control characters and is under 2,048 characters")]
+    Characters,
+    #[error("expected a URL starting with http:// or https://")]
+    Scheme,
+    #[error("credentials in the endpoint URL are refused: give them in a profile or the environment")]
+    Credentials,
+    #[error("an endpoint is a scheme, host and port only; remove `{0}`")]
+    Path(String),
+    #[error("an IPv6 host needs its closing `]`")]
+    UnclosedIpv6,
+    #[error("`[{0}]` is not an IPv6 address")]
+    Ipv6(String),
+    #[error("the endpoint URL has no host")]
+    NoHost,
+    #[error("`{0}` is not a host name")]
+    Host(String),
+    #[error("port `{0}` is not a port number (1-65535)")]
+    Port(String),
+}
+
+pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
     if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("an endpoint URL has no spaces or control characters and is under 2,048 characters".into());
+        return Err(EndpointError::Characters);
     }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or("expected a URL starting with http:// or https://")?;
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or(EndpointError::Scheme)?;
     let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     if authority.contains('@') {
-        return Err("credentials in the endpoint URL are refused: give them in a profile or the environment".into());
+        return Err(EndpointError::Credentials);
     }
     if !(path.is_empty() || path == "/") {
-        return Err(format!("an endpoint is a scheme, host and port only; remove `{path}`"));
+        return Err(EndpointError::Path(path.to_string()));
     }
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
-            let (addr, after) = v6.split_once(']').ok_or("an IPv6 host needs its closing `]`")?;
+            let (addr, after) = v6.split_once(']').ok_or(EndpointError::UnclosedIpv6)?;
             if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
-                return Err(format!("`[{addr}]` is not an IPv6 address"));
+                return Err(EndpointError::Ipv6(addr.to_string()));
             }
             (addr, after.strip_prefix(':'))
         }
@@ -79,17 +99,17 @@ pub fn check_endpoint(url: &str) -> Result<String, String> {
         },
     };
     if host.is_empty() {
-        return Err("the endpoint URL has no host".into());
+        return Err(EndpointError::NoHost);
     }
     if !authority.starts_with('[')
         && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
     {
-        return Err(format!("`{host}` is not a host name"));
+        return Err(EndpointError::Host(host.to_string()));
     }
     if let Some(p) = port
         && !p.parse::<u16>().is_ok_and(|n| n > 0)
     {
-        return Err(format!("port `{p}` is not a port number (1-65535)"));
+        return Err(EndpointError::Port(p.to_string()));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -693,7 +713,9 @@ impl RawAccess {
             r => r.map(Spanned::into_inner),
         };
         let endpoint_url = match self.endpoint_url {
-            Some(e) => Some(check_endpoint(e.get_ref()).map_err(|why| bad(&e, &field("endpoint_url"), &why))?),
+            Some(e) => {
+                Some(check_endpoint(e.get_ref()).map_err(|why| bad(&e, &field("endpoint_url"), &why.to_string()))?)
+            }
             None => None,
         };
         let profile = match self.profile {
@@ -844,6 +866,17 @@ impl Config {
     }
 }
 
+/// A command-line override that is refused, named by its flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    #[error("{flag}: {error}")]
+    Location { flag: &'static str, error: crate::core::s3url::S3UrlError },
+    #[error("{0}: the profile name is empty")]
+    EmptyProfile(&'static str),
+    #[error("--endpoint-url: {0}")]
+    Endpoint(EndpointError),
+}
+
 /// Command-line overrides of the file's values; flags win over the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
@@ -856,14 +889,15 @@ pub struct Overrides {
 
 impl Config {
     /// Applies flags over the file. URLs are validated like the file's buckets.
-    pub fn apply(&mut self, o: &Overrides) -> Result<(), String> {
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), OverrideError> {
         use crate::core::s3url::S3Location;
         if let Some(url) = &o.source {
-            let loc = S3Location::parse(url).map_err(|e| format!("--source: {e}"))?;
+            let loc = S3Location::parse(url).map_err(|e| OverrideError::Location { flag: "--source", error: e })?;
             (self.source.bucket, self.source.prefix) = (loc.bucket, loc.prefix);
         }
         if let Some(url) = &o.destination {
-            let loc = S3Location::parse(url).map_err(|e| format!("--destination: {e}"))?;
+            let loc =
+                S3Location::parse(url).map_err(|e| OverrideError::Location { flag: "--destination", error: e })?;
             (self.destination.bucket, self.destination.prefix) = (loc.bucket, loc.prefix);
         }
         for (flag, value, target) in [
@@ -872,13 +906,13 @@ impl Config {
         ] {
             if let Some(p) = value {
                 if p.trim().is_empty() {
-                    return Err(format!("{flag}: the profile name is empty"));
+                    return Err(OverrideError::EmptyProfile(flag));
                 }
                 *target = Some(p.clone());
             }
         }
         if let Some(url) = &o.endpoint_url {
-            let url = check_endpoint(url).map_err(|why| format!("--endpoint-url: {why}"))?;
+            let url = check_endpoint(url).map_err(OverrideError::Endpoint)?;
             self.source.access.endpoint_url = Some(url.clone());
             self.destination.access.endpoint_url = Some(url.clone());
             if let Some(audit) = &mut self.destination.audit {

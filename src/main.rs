@@ -104,7 +104,7 @@ async fn run(args: Args) -> ExitCode {
     }
     let config = match load_config(&args) {
         Ok(c) => c,
-        Err(msg) => return fail(Exit::Usage, &msg),
+        Err(e) => return fail(Exit::Usage, &e.to_string()),
     };
     match &args.command {
         None | Some(Cmd::Explain(_)) => {
@@ -125,7 +125,7 @@ async fn run(args: Args) -> ExitCode {
         },
         Some(Cmd::Preflight(p)) => {
             if let Err(e) = cli::preflight::check_supplied(p) {
-                return fail(Exit::Usage, &e);
+                return fail(Exit::Usage, &e.to_string());
             }
             let report = cli::preflight::report(&config, p).await;
             if let Err(e) = cli::preflight::write(&report, p.json, &mut std::io::stdout()) {
@@ -216,11 +216,22 @@ async fn transfer(config: &Config, mode: Mode, args: &cli::copy::CopyArgs, delet
     }
 }
 
-fn load_config(args: &Args) -> Result<Config, String> {
-    let path = args.config.clone().ok_or(
-        "no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field",
-    )?;
-    let mut config = Config::load(&path).map_err(|e| e.to_string())?;
+/// Why the migration file could not be used.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(
+        "no migration file: pass --config FILE (or set S3FERRY_CONFIG); assets/s3ferry.example.toml shows every field"
+    )]
+    NoConfig,
+    #[error(transparent)]
+    Config(#[from] s3ferry::config::ConfigError),
+    #[error(transparent)]
+    Override(#[from] s3ferry::config::OverrideError),
+}
+
+fn load_config(args: &Args) -> Result<Config, StartError> {
+    let path = args.config.clone().ok_or(StartError::NoConfig)?;
+    let mut config = Config::load(&path)?;
     config.apply(&Overrides {
         source: args.source.clone(),
         destination: args.destination.clone(),

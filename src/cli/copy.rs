@@ -102,10 +102,21 @@ pub struct CopyArgs {
     pub require_ready: bool,
 }
 
-fn rate_arg(s: &str) -> Result<f64, String> {
+/// A flag value `cp`/`sync` refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    #[error("a positive number of objects per second, e.g. 250")]
+    Rate,
+    #[error("{0}")]
+    Size(String),
+    #[error("S3 accepts 5MiB to 5GiB")]
+    PartSize,
+}
+
+fn rate_arg(s: &str) -> Result<f64, FlagError> {
     match s.trim().trim_end_matches("/s").parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err("a positive number of objects per second, e.g. 250".to_string()),
+        _ => Err(FlagError::Rate),
     }
 }
 
@@ -118,10 +129,10 @@ pub struct SyncArgs {
     pub delete: bool,
 }
 
-fn part_size_arg(s: &str) -> Result<u64, String> {
-    let n = parse_size(s).map_err(|e| e.to_string())?;
+fn part_size_arg(s: &str) -> Result<u64, FlagError> {
+    let n = parse_size(s).map_err(|e| FlagError::Size(e.to_string()))?;
     if !(crate::core::plan::MIN_PART..=crate::core::plan::MAX_PART).contains(&n) {
-        return Err("S3 accepts 5MiB to 5GiB".to_string());
+        return Err(FlagError::PartSize);
     }
     Ok(n)
 }

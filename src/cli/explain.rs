@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::cli::exit::Exit;
 use crate::core::policy::{
-    Context, Decision, Evaluation, Fix, LabelledPolicy, PolicyKind, Principal, Request, StatementRef, evaluate,
-    parse_policy,
+    ArnError, Context, Decision, Evaluation, Fix, LabelledPolicy, PolicyKind, Principal, Request, StatementRef,
+    evaluate, parse_policy,
 };
 
 /// `--policy KIND=FILE`
@@ -23,20 +23,49 @@ pub struct PolicyArg {
     pub path: PathBuf,
 }
 
-fn parse_policy_arg(s: &str) -> Result<PolicyArg, String> {
-    let (kind, path) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected KIND=FILE (e.g. identity=role-policy.json), found \"{s}\""))?;
-    if path.is_empty() {
-        return Err(format!("no file given after \"{kind}=\""));
-    }
-    Ok(PolicyArg { kind: kind.parse()?, path: PathBuf::from(path) })
+/// Why `explain`'s arguments or files cannot be used (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    #[error("expected KIND=FILE (e.g. identity=role-policy.json), found \"{0}\"")]
+    PolicyArg(String),
+    #[error("no file given after \"{0}=\"")]
+    NoFile(String),
+    #[error("{0}")]
+    Kind(String),
+    #[error("expected KEY=VALUE (e.g. aws:SecureTransport=true), found \"{0}\"")]
+    ContextArg(String),
+    #[error("{flag}: {error}")]
+    Principal { flag: &'static str, error: ArnError },
+    #[error("--role-arn: \"{0}\" is not a role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME)")]
+    NotARole(String),
+    #[error("--role-arn is in account {role} but --principal is in account {principal}")]
+    Accounts { role: String, principal: String },
+    #[error("cannot read {what} {path}: {error}")]
+    Read { what: &'static str, path: String, error: String },
+    #[error("{path} ({what}): {error}")]
+    Parse { what: &'static str, path: String, error: String },
+    #[error("--resource: \"{0}\" is not an ARN")]
+    Resource(String),
+    #[error("--resource-account {given} contradicts the account {arn} in the resource ARN")]
+    Contradicts { given: String, arn: String },
+    #[error("--resource-account is required: S3 ARNs carry no account id; give the bucket owner's 12-digit account id")]
+    NoResourceAccount,
+    #[error("resource account \"{0}\" is not a 12-digit account id")]
+    ResourceAccount(String),
 }
 
-fn parse_context_arg(s: &str) -> Result<(String, String), String> {
+fn parse_policy_arg(s: &str) -> Result<PolicyArg, ExplainError> {
+    let (kind, path) = s.split_once('=').ok_or_else(|| ExplainError::PolicyArg(s.to_string()))?;
+    if path.is_empty() {
+        return Err(ExplainError::NoFile(kind.to_string()));
+    }
+    Ok(PolicyArg { kind: kind.parse().map_err(ExplainError::Kind)?, path: PathBuf::from(path) })
+}
+
+fn parse_context_arg(s: &str) -> Result<(String, String), ExplainError> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE (e.g. aws:SecureTransport=true), found \"{s}\"")),
+        _ => Err(ExplainError::ContextArg(s.to_string())),
     }
 }
 
@@ -104,7 +133,8 @@ pub fn run(args: &ExplainArgs) -> ExplainOutput {
             let stdout = if args.json { render_json(&request, &evaluation) } else { render_text(&evaluation) };
             ExplainOutput { exit_code, stdout, stderr: String::new() }
         }
-        Err(message) => {
+        Err(error) => {
+            let message = error.to_string();
             let stdout = if args.json {
                 let v = serde_json::json!({ "error": message });
                 format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
@@ -116,18 +146,17 @@ pub fn run(args: &ExplainArgs) -> ExplainOutput {
     }
 }
 
-fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), String> {
-    let mut principal = Principal::from_arn(&args.principal).map_err(|e| format!("--principal: {e}"))?;
+fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), ExplainError> {
+    let mut principal =
+        Principal::from_arn(&args.principal).map_err(|error| ExplainError::Principal { flag: "--principal", error })?;
     if let Some(role_arn) = &args.role_arn {
-        let role = Principal::from_arn(role_arn).map_err(|e| format!("--role-arn: {e}"))?;
+        let role =
+            Principal::from_arn(role_arn).map_err(|error| ExplainError::Principal { flag: "--role-arn", error })?;
         if role.role_arn.is_none() {
-            return Err(format!("--role-arn: \"{role_arn}\" is not a role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME)"));
+            return Err(ExplainError::NotARole(role_arn.clone()));
         }
         if role.account != principal.account {
-            return Err(format!(
-                "--role-arn is in account {} but --principal is in account {}",
-                role.account, principal.account
-            ));
+            return Err(ExplainError::Accounts { role: role.account, principal: principal.account });
         }
         principal = principal.with_role_arn(role_arn.clone());
     }
@@ -142,9 +171,14 @@ fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), String> {
     let mut policies = Vec::with_capacity(args.policies.len());
     for p in &args.policies {
         let shown = p.path.display();
-        let text = crate::config::read_text(&p.path, crate::config::MAX_DOCUMENT_BYTES)
-            .map_err(|e| format!("cannot read {} {shown}: {e}", p.kind.describe()))?;
-        let document = parse_policy(&text, p.kind).map_err(|e| format!("{shown} ({}): {e}", p.kind.describe()))?;
+        let text = crate::config::read_text(&p.path, crate::config::MAX_DOCUMENT_BYTES).map_err(|e| {
+            ExplainError::Read { what: p.kind.describe(), path: shown.to_string(), error: e.to_string() }
+        })?;
+        let document = parse_policy(&text, p.kind).map_err(|e| ExplainError::Parse {
+            what: p.kind.describe(),
+            path: shown.to_string(),
+            error: e.to_string(),
+        })?;
         // SCPs sit above the caller's account, RCPs above the resource's; an endpoint policy
         // governs whatever passes through the endpoint. Each SCP or RCP file is one level.
         let account = match p.kind {
@@ -160,26 +194,21 @@ fn build(args: &ExplainArgs) -> Result<(Request, Vec<LabelledPolicy>), String> {
     Ok((request, policies))
 }
 
-fn resolve_resource_account(args: &ExplainArgs) -> Result<String, String> {
+fn resolve_resource_account(args: &ExplainArgs) -> Result<String, ExplainError> {
     let from_arn = args.resource.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
     if !args.resource.starts_with("arn:") || args.resource.split(':').count() < 6 {
-        return Err(format!("--resource: \"{}\" is not an ARN", args.resource));
+        return Err(ExplainError::Resource(args.resource.clone()));
     }
     let account = match (&args.resource_account, from_arn) {
         (Some(given), Some(arn)) if *given != arn => {
-            return Err(format!("--resource-account {given} contradicts the account {arn} in the resource ARN"));
+            return Err(ExplainError::Contradicts { given: given.clone(), arn });
         }
         (Some(given), _) => given.clone(),
         (None, Some(arn)) => arn,
-        (None, None) => {
-            return Err(
-                "--resource-account is required: S3 ARNs carry no account id; give the bucket owner's 12-digit account id"
-                    .to_string(),
-            );
-        }
+        (None, None) => return Err(ExplainError::NoResourceAccount),
     };
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("resource account \"{account}\" is not a 12-digit account id"));
+        return Err(ExplainError::ResourceAccount(account));
     }
     Ok(account)
 }

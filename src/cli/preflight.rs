@@ -25,7 +25,16 @@ impl PreflightArgs {
 
 /// The policy files given on the command line must read and parse before anything runs: a
 /// broken file is the operator's to fix (exit 2 naming it), not the bucket's fault.
-pub fn check_supplied(args: &PreflightArgs) -> Result<(), String> {
+/// A policy file given on the command line that cannot be used (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SuppliedError {
+    #[error("{flag} {path}: cannot read it: {error}")]
+    Read { flag: &'static str, path: String, error: std::io::Error },
+    #[error("{flag} {path}: not a valid policy: {error}")]
+    Invalid { flag: &'static str, path: String, error: crate::core::policy::PolicyError },
+}
+
+pub fn check_supplied(args: &PreflightArgs) -> Result<(), SuppliedError> {
     use crate::core::policy::{PolicyKind, parse_policy};
     let files = [
         ("--dst-bucket-policy", &args.dst_bucket_policy, PolicyKind::Bucket),
@@ -33,9 +42,10 @@ pub fn check_supplied(args: &PreflightArgs) -> Result<(), String> {
     ];
     for (flag, path, kind) in files {
         let Some(path) = path else { continue };
+        let shown = path.display().to_string();
         let text = crate::config::read_text(path, crate::config::MAX_DOCUMENT_BYTES)
-            .map_err(|e| format!("{flag} {}: cannot read it: {e}", path.display()))?;
-        parse_policy(&text, kind).map_err(|e| format!("{flag} {}: not a valid policy: {e}", path.display()))?;
+            .map_err(|error| SuppliedError::Read { flag, path: shown.clone(), error })?;
+        parse_policy(&text, kind).map_err(|error| SuppliedError::Invalid { flag, path: shown, error })?;
     }
     Ok(())
 }

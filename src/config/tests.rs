@@ -264,7 +264,7 @@ fn flags_override_the_file() {
         (Overrides { endpoint_url: Some("localhost:9000".into()), ..Default::default() }, "--endpoint-url"),
     ];
     for (o, flag) in cases {
-        let err = parse(GOOD).unwrap().apply(&o).unwrap_err();
+        let err = parse(GOOD).unwrap().apply(&o).unwrap_err().to_string();
         assert!(err.starts_with(flag), "{err}");
     }
 }

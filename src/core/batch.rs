@@ -56,7 +56,16 @@ pub fn encode_key(key: &str) -> String {
 /// Decodes a key from a manifest or a completion report: `%XX` escapes, and `+` as a space
 /// (a form-style encoder wrote it; [`encode_key`] never writes `+`). Err on a bad escape or
 /// bytes that are not UTF-8.
-pub fn decode_key(text: &str) -> Result<String, String> {
+/// Why a manifest key does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyDecodeError {
+    #[error("bad %-escape at byte {at} of {text:?}")]
+    Escape { at: usize, text: String },
+    #[error("{0:?} does not decode to UTF-8")]
+    NotUtf8(String),
+}
+
+pub fn decode_key(text: &str) -> Result<String, KeyDecodeError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -64,8 +73,9 @@ pub fn decode_key(text: &str) -> Result<String, String> {
         match bytes[i] {
             b'%' => {
                 let hex = text.get(i + 1..i + 3).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
-                let Some(hex) = hex else { return Err(format!("bad %-escape at byte {i} of {text:?}")) };
-                out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+                let escape = || KeyDecodeError::Escape { at: i, text: text.to_string() };
+                let Some(hex) = hex else { return Err(escape()) };
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| escape())?);
                 i += 3;
             }
             b'+' => {
@@ -78,7 +88,7 @@ pub fn decode_key(text: &str) -> Result<String, String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| format!("{text:?} does not decode to UTF-8"))
+    String::from_utf8(out).map_err(|_| KeyDecodeError::NotUtf8(text.to_string()))
 }
 
 /// One manifest line, with its newline: `bucket,encoded-key\n`.
@@ -271,7 +281,7 @@ pub fn parse_report(text: &str) -> Result<Vec<ReportRow>, ReportError> {
                 ),
             });
         }
-        let key = decode_key(&fields[1]).map_err(|message| ReportError { line, message })?;
+        let key = decode_key(&fields[1]).map_err(|e| ReportError { line, message: e.to_string() })?;
         rows.push(ReportRow {
             bucket: fields[0].clone(),
             key,

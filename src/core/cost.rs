@@ -51,16 +51,25 @@ fn usd() -> String {
     "USD".into()
 }
 
+/// Why a price table is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PriceError {
+    #[error("price table: {0}")]
+    Toml(String),
+    #[error("price table: {region}.{name} = {value} is not a price")]
+    NotAPrice { region: String, name: &'static str, value: f64 },
+}
+
 impl PriceTable {
     /// Parses a table; a price that is negative or not a number is an error, not a zero.
-    pub fn parse(text: &str) -> Result<PriceTable, String> {
-        let table: PriceTable = toml::from_str(text).map_err(|e| format!("price table: {e}"))?;
+    pub fn parse(text: &str) -> Result<PriceTable, PriceError> {
+        let table: PriceTable = toml::from_str(text).map_err(|e| PriceError::Toml(e.to_string()))?;
         for (region, p) in &table.regions {
             for (name, v) in
                 [("put_per_1000", p.put_per_1000), ("get_per_1000", p.get_per_1000), ("kms_per_10000", p.kms_per_10000)]
             {
                 if !v.is_finite() || v < 0.0 {
-                    return Err(format!("price table: {region}.{name} = {v} is not a price"));
+                    return Err(PriceError::NotAPrice { region: region.clone(), name, value: v });
                 }
             }
         }

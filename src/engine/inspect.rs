@@ -11,15 +11,30 @@ use crate::engine::events::EngineEvent;
 use crate::engine::lister::PrefixPages;
 use crate::engine::session::Session;
 
+/// An object's details could not be read: which object, as whom, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HeadObject s3://{bucket}/{key} as {who} failed: {detail}. Next: allow s3:GetObject on it")]
+pub struct InspectError {
+    pub bucket: String,
+    pub key: String,
+    pub who: String,
+    pub detail: String,
+}
+
 /// HeadObject (and GetObjectTagging when `tags`): one line naming the object and the identity
 /// when it fails.
-pub async fn object_details(session: &Session, bucket: &str, key: &str, tags: bool) -> Result<ObjectDetails, String> {
+pub async fn object_details(
+    session: &Session,
+    bucket: &str,
+    key: &str,
+    tags: bool,
+) -> Result<ObjectDetails, InspectError> {
     let who = format!("{} (account {})", session.info.identity.arn, session.info.identity.account);
-    let head = session.s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| {
-        format!(
-            "HeadObject s3://{bucket}/{key} as {who} failed: {}. Next: allow s3:GetObject on it",
-            describe_sdk_error(&e)
-        )
+    let head = session.s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| InspectError {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        who: who.clone(),
+        detail: describe_sdk_error(&e),
     })?;
     let mut metadata: Vec<(String, String)> =
         head.metadata().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();

@@ -306,7 +306,7 @@ impl Runner {
         };
         let events = self.events.clone();
         let task = tokio::spawn(async move {
-            let details = inspect::object_details(&session, &bucket, &key, tags).await;
+            let details = inspect::object_details(&session, &bucket, &key, tags).await.map_err(|e| e.to_string());
             let _ = events.send(EngineEvent::Details { side, request, details });
         });
         self.watchers.push(task.abort_handle());

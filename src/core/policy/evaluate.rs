@@ -16,7 +16,7 @@ use super::explain::{
 use super::fix::{Fix, fixable, fixes_for};
 use super::guardrails;
 use super::matcher::{
-    Caller, CallerKind, PrincipalHit, action_matches, is_account_id, match_principal, not_principal_excludes,
+    Caller, CallerKind, PrincipalHit, Unbound, action_matches, is_account_id, match_principal, not_principal_excludes,
     not_principal_names_any, parse_arn, resource_matches,
 };
 use super::request::{Context, Lookup, Request};
@@ -550,7 +550,7 @@ fn action_in(stmt: &Statement, action: &str) -> bool {
 }
 
 /// Err: a policy variable had no value.
-fn resource_in(stmt: &Statement, resource: &str, vars: bool, ctx: &dyn Lookup) -> Result<bool, String> {
+fn resource_in(stmt: &Statement, resource: &str, vars: bool, ctx: &dyn Lookup) -> Result<bool, Unbound> {
     let (list, negate) = match &stmt.resource {
         ResourceSpec::Resource(l) => (l, false),
         ResourceSpec::NotResource(l) => (l, true),

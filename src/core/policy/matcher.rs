@@ -8,9 +8,18 @@ pub(crate) fn action_matches(pattern: &str, action: &str) -> bool {
     glob(pattern, action, true)
 }
 
+/// A policy variable the request gives no single value for (shown as it is written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unbound {
+    #[error("${{{0}}}")]
+    Missing(String),
+    #[error("${{{0}}} (the key has several values)")]
+    Several(String),
+}
+
 /// Resources compare case-sensitively. `vars` enables policy variables (`${aws:username}`).
 /// Err carries the variable that had no value.
-pub(crate) fn resource_matches(pattern: &str, resource: &str, vars: bool, ctx: &dyn Lookup) -> Result<bool, String> {
+pub(crate) fn resource_matches(pattern: &str, resource: &str, vars: bool, ctx: &dyn Lookup) -> Result<bool, Unbound> {
     if vars && pattern.contains("${") {
         let pieces = expand_vars(pattern, ctx)?;
         Ok(pieces_glob(&pieces, resource, false))
@@ -113,7 +122,7 @@ pub(crate) enum Piece {
 }
 
 /// Substitutes `${key}` / `${key, 'default'}` / `${*}` `${?}` `${$}` from the request context.
-pub(crate) fn expand_vars(s: &str, ctx: &dyn Lookup) -> Result<Vec<Piece>, String> {
+pub(crate) fn expand_vars(s: &str, ctx: &dyn Lookup) -> Result<Vec<Piece>, Unbound> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
@@ -138,11 +147,11 @@ pub(crate) fn expand_vars(s: &str, ctx: &dyn Lookup) -> Result<Vec<Piece>, Strin
                 match ctx.get(&key.to_ascii_lowercase()) {
                     Some([one]) => one.clone(),
                     Some(many) if many.len() > 1 => {
-                        return Err(format!("${{{key}}} (the key has several values)"));
+                        return Err(Unbound::Several(key.to_string()));
                     }
                     _ => match default {
                         Some(d) => d.to_string(),
-                        None => return Err(format!("${{{key}}}")),
+                        None => return Err(Unbound::Missing(key.to_string())),
                     },
                 }
             }
@@ -457,7 +466,7 @@ mod tests {
         assert!(pieces_glob(&pieces, "arn:aws:s3:::b/a*b/*", false));
         assert!(!pieces_glob(&pieces, "arn:aws:s3:::b/axxb/*", false));
         assert!(!pieces_glob(&pieces, "arn:aws:s3:::b/a*b/x", false));
-        assert_eq!(expand_vars("${aws:nope}", &ctx).unwrap_err(), "${aws:nope}");
+        assert_eq!(expand_vars("${aws:nope}", &ctx).unwrap_err().to_string(), "${aws:nope}");
         let d = expand_vars("${aws:nope, 'dflt'}", &ctx).unwrap();
         assert_eq!(pieces_to_string(&d), "dflt");
     }

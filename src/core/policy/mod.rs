@@ -30,5 +30,5 @@ pub use document::{
 };
 pub use evaluate::{Decision, Evaluation, LabelledPolicy, StatementRef, evaluate, evaluate_all};
 pub use fix::{Fix, FixStatement, combined_fix};
-pub use request::{Context, Principal, Request};
+pub use request::{ArnError, Context, Principal, Request};
 pub use trust::{TrustEvaluation, evaluate_trust};

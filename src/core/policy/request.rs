@@ -16,26 +16,37 @@ pub struct Principal {
     pub role_arn: Option<String>,
 }
 
+/// Why a string is not a principal's ARN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArnError {
+    #[error("\"{0}\" is not an ARN")]
+    NotAnArn(String),
+    #[error("\"{0}\" has no 12-digit account id")]
+    NoAccount(String),
+    #[error(
+        "\"{0}\" is not a role, role session, user or root ARN (arn:aws:iam::ACCOUNT:role/NAME, \
+         arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION, arn:aws:iam::ACCOUNT:user/NAME)"
+    )]
+    NotAPrincipal(String),
+}
+
 impl Principal {
     /// Builds a principal from an ARN (or a bare account id, meaning its root), deriving the account.
     /// A role ARN becomes its own `role_arn`.
-    pub fn from_arn(arn: &str) -> Result<Principal, String> {
+    pub fn from_arn(arn: &str) -> Result<Principal, ArnError> {
         if is_account_id(arn) {
             return Ok(Principal { account: arn.to_string(), arn: format!("arn:aws:iam::{arn}:root"), role_arn: None });
         }
-        let parsed = parse_arn(arn).ok_or_else(|| format!("\"{arn}\" is not an ARN"))?;
+        let parsed = parse_arn(arn).ok_or_else(|| ArnError::NotAnArn(arn.to_string()))?;
         if !is_account_id(parsed.account) {
-            return Err(format!("\"{arn}\" has no 12-digit account id"));
+            return Err(ArnError::NoAccount(arn.to_string()));
         }
         let supported = matches!(
             (parsed.service, parsed.resource.split('/').next()),
             ("iam", Some("role" | "user" | "root")) | ("sts", Some("assumed-role" | "federated-user"))
         );
         if !supported {
-            return Err(format!(
-                "\"{arn}\" is not a role, role session, user or root ARN (arn:aws:iam::ACCOUNT:role/NAME, \
-                 arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION, arn:aws:iam::ACCOUNT:user/NAME)"
-            ));
+            return Err(ArnError::NotAPrincipal(arn.to_string()));
         }
         let role_arn = (parsed.service == "iam" && parsed.resource.starts_with("role/")).then(|| arn.to_string());
         Ok(Principal { account: parsed.account.to_string(), arn: arn.to_string(), role_arn })

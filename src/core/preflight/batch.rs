@@ -148,7 +148,7 @@ impl Role {
                         for d in docs {
                             match labelled(d, PolicyKind::Identity, &account) {
                                 Ok(l) => out.push(l),
-                                Err(e) => err = Some(e),
+                                Err(e) => err = Some(e.to_string()),
                             }
                         }
                     }
@@ -158,7 +158,7 @@ impl Role {
                 match &r.boundary {
                     Some(Fetched::Got(d)) => match labelled(d, PolicyKind::Boundary, &account) {
                         Ok(l) => out.push(l),
-                        Err(e) => err = Some(e),
+                        Err(e) => err = Some(e.to_string()),
                     },
                     Some(Fetched::Unreadable(why)) => err = Some(format!("the permissions boundary: {why}")),
                     _ => {}
@@ -247,7 +247,7 @@ fn trust(ev: &BatchEvidence) -> Check {
     }
     let policy = match labelled(&r.trust, PolicyKind::Trust, role_account) {
         Ok(p) => p,
-        Err(e) => return Problem::Malformed(e).check(id, SIDE, &format!("the trust policy of {}", ev.role_arn)),
+        Err(e) => return e.check(id, SIDE, &format!("the trust policy of {}", ev.role_arn)),
     };
     // What S3 Batch presents when it assumes the role. UNVERIFIED: that it sets aws:SourceArn to
     // the job ARN (the confused-deputy keys); a condition on a specific job id cannot match a job
@@ -320,7 +320,7 @@ fn access(role: &Role, id: &'static str, b: &BatchBucket, actions: &[&str], what
     match &b.policy {
         Fetched::Got(d) => match labelled(d, PolicyKind::Bucket, &account) {
             Ok(p) => policies.push(p),
-            Err(e) => return Problem::Malformed(e).check(id, SIDE, &format!("the bucket policy of {}", b.bucket)),
+            Err(e) => return e.check(id, SIDE, &format!("the bucket policy of {}", b.bucket)),
         },
         Fetched::Absent => {}
         Fetched::Unreadable(why) => {
@@ -408,11 +408,11 @@ fn keys(ev: &BatchEvidence, role: &Role) -> Check {
     c
 }
 
-fn key_policy(policy: &Fetched<NamedPolicy>, account: &str) -> Result<LabelledPolicy, String> {
+fn key_policy(policy: &Fetched<NamedPolicy>, account: &str) -> Result<LabelledPolicy, Problem> {
     match policy {
         Fetched::Got(d) => labelled(d, PolicyKind::Key, account),
-        Fetched::Absent => Err("the key has no key policy".into()),
-        Fetched::Unreadable(why) => Err(why.clone()),
+        Fetched::Absent => Err(Problem::Unreadable("the key has no key policy".into())),
+        Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
     }
 }
 

@@ -212,9 +212,11 @@ impl Check {
 
 /// Why a policy cannot be used: it could not be read (the check is unknown), or it was read and
 /// is not a valid document (the check fails: AWS would reject it too).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum Problem {
+    #[error("{0}")]
     Unreadable(String),
+    #[error("{0}")]
     Malformed(String),
 }
 
@@ -314,7 +316,7 @@ impl Ctx {
                         for d in docs {
                             match labelled(d, PolicyKind::Identity, &p.account) {
                                 Ok(l) => identity.push(l),
-                                Err(e) => identity_unknown = Some(e),
+                                Err(e) => identity_unknown = Some(e.to_string()),
                             }
                         }
                     }
@@ -324,7 +326,7 @@ impl Ctx {
                 match &p.boundary {
                     Some(Fetched::Got(d)) => match labelled(d, PolicyKind::Boundary, &p.account) {
                         Ok(l) => identity.push(l),
-                        Err(e) => identity_unknown = Some(e),
+                        Err(e) => identity_unknown = Some(e.to_string()),
                     },
                     Some(Fetched::Unreadable(why)) => {
                         identity_unknown = Some(format!("the permissions boundary: {why}"))
@@ -334,7 +336,7 @@ impl Ctx {
                 if let Some(d) = &p.session_policy {
                     match labelled(d, PolicyKind::Session, &p.account) {
                         Ok(l) => identity.push(l),
-                        Err(e) => identity_unknown = Some(e),
+                        Err(e) => identity_unknown = Some(e.to_string()),
                     }
                 }
                 Some(principal)
@@ -355,13 +357,13 @@ impl Ctx {
             .clone()
             .or_else(|| ev.destination_key.as_ref().and_then(|k| k.got()).map(|k| k.account.clone()));
         let bucket_policy = |b: &Fetched<NamedPolicy>, account: &str| match b {
-            Fetched::Got(d) => labelled(d, PolicyKind::Bucket, account).map(Some).map_err(Problem::Malformed),
+            Fetched::Got(d) => labelled(d, PolicyKind::Bucket, account).map(Some),
             Fetched::Absent => Ok(None),
             Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
         };
         let key_of = |k: &KeyEvidence| {
             let policy = match &k.policy {
-                Fetched::Got(d) => labelled(d, PolicyKind::Key, &k.account).map_err(Problem::Malformed),
+                Fetched::Got(d) => labelled(d, PolicyKind::Key, &k.account),
                 Fetched::Absent => Err(Problem::Unreadable("the key has no key policy".to_string())),
                 Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
             };
@@ -384,7 +386,7 @@ impl Ctx {
             destination_key: ev.destination_key_arn.as_ref().map(|arn| {
                 let account = arn.split(':').nth(4).unwrap_or_default().to_string();
                 let policy = match &ev.destination_key_policy {
-                    Some(Fetched::Got(d)) => labelled(d, PolicyKind::Key, &account).map_err(Problem::Malformed),
+                    Some(Fetched::Got(d)) => labelled(d, PolicyKind::Key, &account),
                     Some(Fetched::Unreadable(why)) => Err(Problem::Unreadable(why.clone())),
                     Some(Fetched::Absent) | None => Err(Problem::Unreadable("the key policy was not read".into())),
                 };
@@ -454,10 +456,11 @@ impl Ctx {
     }
 }
 
-pub(crate) fn labelled(doc: &NamedPolicy, kind: PolicyKind, account: &str) -> Result<LabelledPolicy, String> {
+/// A gathered document as a policy of `kind`, or why it is not one (a malformed document).
+pub(crate) fn labelled(doc: &NamedPolicy, kind: PolicyKind, account: &str) -> Result<LabelledPolicy, Problem> {
     parse_policy(&doc.text, kind)
         .map(|d| LabelledPolicy::new(kind, doc.name.clone(), account, d))
-        .map_err(|e| format!("{} does not parse: {e}", doc.name))
+        .map_err(|e| Problem::Malformed(format!("{} does not parse: {e}", doc.name)))
 }
 
 const STAND_IN: &str = "(the other side, assumed to allow)";

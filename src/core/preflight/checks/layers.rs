@@ -24,11 +24,7 @@ fn levels(
     account: &str,
 ) -> Result<Option<Vec<LabelledPolicy>>, Problem> {
     match f {
-        Fetched::Got(docs) => docs
-            .iter()
-            .map(|d| labelled(d, kind, account).map_err(Problem::Malformed))
-            .collect::<Result<_, _>>()
-            .map(Some),
+        Fetched::Got(docs) => docs.iter().map(|d| labelled(d, kind, account)).collect::<Result<_, _>>().map(Some),
         Fetched::Absent => Ok(None),
         Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
     }
@@ -37,7 +33,7 @@ fn levels(
 fn endpoint(e: &Option<(String, Fetched<NamedPolicy>)>) -> Option<(String, Result<LabelledPolicy, Problem>)> {
     e.as_ref().map(|(id, f)| {
         let policy = match f {
-            Fetched::Got(d) => labelled(d, PolicyKind::Endpoint, "").map_err(Problem::Malformed),
+            Fetched::Got(d) => labelled(d, PolicyKind::Endpoint, ""),
             Fetched::Absent => Err(Problem::Unreadable(format!("{id} was not found"))),
             Fetched::Unreadable(why) => Err(Problem::Unreadable(why.clone())),
         };
