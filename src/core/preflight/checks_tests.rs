@@ -451,3 +451,25 @@ fn fixes_are_scoped_and_for_the_right_account() {
     let c = run(&ev, at(NOW)).checks.into_iter().find(|c| c.id == "destination.bucket_policy").unwrap();
     assert!(c.detail.iter().any(|d| d.contains("$.Statement[0]")), "{:?}", c.detail);
 }
+
+/// The one table of checks: ids are unique, each id names its area, and each check reports
+/// under the id and area of its row.
+#[test]
+fn the_table_is_the_one_place_a_check_is_named() {
+    let mut seen = std::collections::HashSet::new();
+    for def in &CHECKS {
+        assert!(seen.insert(def.id), "{} twice", def.id);
+        let area = match def.id.split('.').next() {
+            Some("source") => Area::Source,
+            Some("destination") => Area::Destination,
+            Some("organization") => Area::Organization,
+            Some("credentials") => Area::Credentials,
+            other => panic!("{}: no area for {other:?}", def.id),
+        };
+        assert_eq!(def.area, area, "{}", def.id);
+    }
+    let report = run(&good(), at(NOW));
+    let ids: Vec<(&str, Area)> = report.checks.iter().map(|c| (c.id, c.side)).collect();
+    let table: Vec<(&str, Area)> = CHECKS.iter().map(|d| (d.id, d.area)).collect();
+    assert_eq!(ids, table);
+}
