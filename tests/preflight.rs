@@ -449,6 +449,23 @@ async fn scp_files_and_endpoint_policies_are_judged() {
     let o = preflight(&ws, &config("scp-ou-full.json", &open), &[]);
     expect(&o, &[], &[]);
     assert_eq!(o.code, 0, "{}", o.text);
+
+    // An RCP above the Data Lake that denies principals of other organizations, and a session
+    // policy that withholds s3:PutObject: each fails its own check.
+    let rcp = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-lake"}}}]}"#;
+    ws.write("rcp-lake.json", rcp);
+    ws.write(
+        "session.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"s3:PutObject","Resource":"*"}]}"#,
+    );
+    let base = m.config_toml(&moto().endpoint, "");
+    let base = base.replacen("[source]\n", "[source]\nsession_policy = \"session.json\"\n", 1);
+    let text = format!(
+        "{base}\n[organization]\nscp_files = [\"scp-root.json\"]\ndestination_rcp_files = [\"rcp-lake.json\"]\n"
+    );
+    let o = preflight(&ws, &ws.write("migration-rcp.toml", &text).display().to_string(), &[]);
+    expect(&o, &["organization.rcp", "source.policy.write"], &[]);
+    assert!(o.check("organization.rcp").to_string().contains("explicitly denied"), "{}", o.text);
 }
 
 /// Read through the Organizations API as the management account: the levels from the root to
