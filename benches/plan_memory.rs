@@ -72,6 +72,7 @@ fn main() {
         exclude: vec![],
         delete: true,
         scope: vec![],
+        filters: None,
     };
 
     // Write the identity index an earlier run would have left (sorted, streamed to disk).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::core::plan::{Filter, Glob, MAX_PART, MIN_PART};
+use crate::core::plan::{Filter, FilterRule, Glob, MAX_PART, MIN_PART};
 use crate::core::progress::Mode;
 use crate::core::s3url::validate_bucket;
 use crate::core::units::{parse_duration, parse_size};
@@ -200,8 +200,8 @@ pub struct TransferConfig {
     pub multipart_threshold: u64,
     /// Part size for multipart copies (grown automatically to stay within 10,000 parts).
     pub part_size: u64,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    /// `include` and `exclude` globs in the order given (the later wins; see `Filter::new`).
+    pub filters: Vec<FilterRule>,
     /// `sync` only: delete destination objects that are not in the source.
     pub delete: bool,
     /// Re-check every object at the end of the run.
@@ -233,8 +233,7 @@ impl Default for TransferConfig {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
-            include: Vec::new(),
-            exclude: Vec::new(),
+            filters: Vec::new(),
             delete: false,
             verify: false,
             state_dir: PathBuf::from(".s3ferry"),
@@ -271,7 +270,7 @@ impl TransferConfig {
 
     /// The compiled include/exclude globs (validated when the config was read).
     pub fn filter(&self) -> Result<Filter, crate::core::plan::GlobError> {
-        Ok(Filter::new(&self.include, &self.exclude)?.within(&self.scope))
+        Ok(Filter::new(&self.filters)?.within(&self.scope))
     }
 }
 
@@ -559,14 +558,19 @@ impl RawTransfer {
         if let Some(v) = &self.part_size {
             t.part_size = transfer_size(v, "transfer.part_size")?;
         }
-        for (list, field, out) in
-            [(&self.include, "transfer.include", &mut t.include), (&self.exclude, "transfer.exclude", &mut t.exclude)]
+        // In the file's order: an entry of one list written after an entry of the other comes
+        // later (the later wins).
+        let mut rules = Vec::new();
+        for (list, field, include) in
+            [(&self.include, "transfer.include", true), (&self.exclude, "transfer.exclude", false)]
         {
             for g in list {
                 Glob::new(g.get_ref()).map_err(|e| bad(g, field, &e.to_string()))?;
-                out.push(g.get_ref().clone());
+                rules.push((g.span().start, FilterRule { include, glob: g.get_ref().clone() }));
             }
         }
+        rules.sort_by_key(|(at, _)| *at);
+        t.filters = rules.into_iter().map(|(_, r)| r).collect();
         if let Some(d) = &self.delete {
             if *d.get_ref() && t.mode == Mode::Cp && self.mode.is_some() {
                 return Err(bad(d, "transfer.delete", "delete applies only with mode = \"sync\""));

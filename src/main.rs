@@ -66,7 +66,7 @@ enum Cmd {
 fn main() -> ExitCode {
     fixed_mmap_threshold();
     s3ferry::engine::open_files::raise();
-    let args = Args::parse();
+    let args = parse_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(Exit::Failed, &format!("cannot start the async runtime: {e}")),
@@ -242,6 +242,21 @@ fn load_config(args: &Args) -> Result<Config, StartError> {
     Ok(config)
 }
 
+/// The command line, with `cp`/`sync`'s filters in the order given (clap keeps each flag's
+/// values apart; the positions say which came first).
+fn parse_args() -> Args {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command().get_matches();
+    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let sub = matches.subcommand();
+    match (&mut args.command, sub) {
+        (Some(Cmd::Cp(a)), Some((_, m))) => a.filters = cli::copy::ordered_filters(m),
+        (Some(Cmd::Sync(s)), Some((_, m))) => s.common.filters = cli::copy::ordered_filters(m),
+        _ => {}
+    }
+    args
+}
+
 fn fail(exit: Exit, message: &str) -> ExitCode {
     eprintln!("s3ferry: {message}");
     exit.into()
@@ -255,5 +270,17 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Args::command().debug_assert();
+    }
+
+    /// --include and --exclude keep the order they were given in, across the two flags.
+    #[test]
+    fn filters_keep_their_command_line_order() {
+        use s3ferry::core::plan::FilterRule;
+        let matches = super::Args::command()
+            .try_get_matches_from(["s3ferry", "sync", "--exclude", "*", "--include", "*.csv", "--exclude", "tmp/*"])
+            .unwrap();
+        let (_, sub) = matches.subcommand().unwrap();
+        let want = [FilterRule::exclude("*"), FilterRule::include("*.csv"), FilterRule::exclude("tmp/*")];
+        assert_eq!(s3ferry::cli::copy::ordered_filters(sub), want);
     }
 }

@@ -231,6 +231,23 @@ async fn cp_then_sync_copies_everything_once_and_then_only_changes() {
     assert_eq!(world::keys(&lake, &m.destination_bucket, "prod/").await, before, "a dry run writes nothing");
     assert_eq!(body(&lake, &m.destination_bucket, "prod/plus+sign.csv").await, b"plus");
 
+    // Filters apply in the order given, the later winning, as aws s3 cp's do.
+    let planned = |args: &[&str]| {
+        let mut all = vec!["cp", "--dry-run", "--config", &config, "--progress", "json"];
+        all.extend(args);
+        let run = s3ferry(&ws, &all);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines = run.lines();
+        let keys: Vec<String> =
+            lines.iter().filter(|l| l["type"] == "plan").map(|l| l["key"].as_str().unwrap().to_string()).collect();
+        let warned = lines.iter().any(|l| l["type"] == "warning" && l["message"].to_string().contains("take no key"));
+        (keys, warned)
+    };
+    let (keys, warned) = planned(&["--exclude", "*", "--include", "*.csv"]);
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.ends_with(".csv")) && !warned, "{keys:?}");
+    let (keys, warned) = planned(&["--include", "*.csv", "--exclude", "*"]);
+    assert!(keys.is_empty() && warned, "the later exclude takes everything away, and says so: {keys:?}");
+
     // Pages of 2 keys: the two sides' listings and the verification meet at page boundaries.
     let args = ["sync", "--delete", "--verify", "--list-page-size", "2", "--config", &config, "--progress", "json"];
     let run = s3ferry(&ws, &args);

@@ -192,11 +192,8 @@ impl CreateArgs {
             Some(_) => Mode::Cp,
             None => config.transfer.mode,
         };
-        if !self.include.is_empty() {
-            config.transfer.include = self.include.clone();
-        }
-        if !self.exclude.is_empty() {
-            config.transfer.exclude = self.exclude.clone();
+        if !self.include.is_empty() || !self.exclude.is_empty() {
+            config.transfer.filters = crate::core::plan::FilterRule::lists(&self.include, &self.exclude);
         }
         config.transfer.mode = mode;
         (config, mode)
@@ -268,6 +265,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
         list_page_size: None,
         include: exact_globs(&plan.local),
         exclude: Vec::new(),
+        filters: Vec::new(),
         verify: false,
         state_dir: None,
         dry_run: false,

@@ -55,12 +55,17 @@ pub struct CopyArgs {
     /// Part size for multipart copies (5MiB-5GiB; default 64MiB; grown to fit 10,000 parts).
     #[arg(long, value_name = "SIZE", value_parser = part_size_arg)]
     pub part_size: Option<u64>,
-    /// Only keys (relative to the source prefix) matching this glob; repeatable. Replaces the config's list.
+    /// Take keys (relative to the source prefix) matching this glob; repeatable. Filters apply
+    /// in order and the later wins, as in aws s3 cp (--exclude '*' --include '*.csv' takes the
+    /// CSVs); a first --include starts from nothing. Filters given here replace the config's.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
-    /// Leave out keys matching this glob; repeatable. Replaces the config's list.
+    /// Leave out keys matching this glob; repeatable; in order with --include.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// --include and --exclude in the order given (set from the command line's positions).
+    #[arg(skip)]
+    pub filters: Vec<crate::core::plan::FilterRule>,
     /// Re-check every object at the end (size, recorded source ETag, checksums) and list mismatches.
     #[arg(long)]
     pub verify: bool,
@@ -175,11 +180,11 @@ pub fn options(config: &Config, mode: Mode, args: &CopyArgs, delete: bool) -> (C
     if let Some(n) = args.list_page_size {
         t.list_page_size = n;
     }
-    if !args.include.is_empty() {
-        t.include = args.include.clone();
-    }
-    if !args.exclude.is_empty() {
-        t.exclude = args.exclude.clone();
+    if !args.filters.is_empty() {
+        t.filters = args.filters.clone();
+    } else if !args.include.is_empty() || !args.exclude.is_empty() {
+        // Built without the command line's positions (a test, a caller): includes, then excludes.
+        t.filters = crate::core::plan::FilterRule::lists(&args.include, &args.exclude);
     }
     t.verify |= args.verify;
     t.delete = mode == Mode::Sync && (delete || t.delete);
@@ -499,4 +504,15 @@ fn text_summary(out: &mut impl Write, s: &crate::core::progress::Summary, outcom
         writeln!(out, "journal kept in {}: rerun the same command to retry what is not done", j.display())?;
     }
     Ok(())
+}
+
+/// The `--include` and `--exclude` of a `cp`/`sync` command line, in the order they were given.
+pub fn ordered_filters(matches: &clap::ArgMatches) -> Vec<crate::core::plan::FilterRule> {
+    let mut rules: Vec<(usize, crate::core::plan::FilterRule)> = Vec::new();
+    for (id, include) in [("include", true), ("exclude", false)] {
+        let (Some(values), Some(at)) = (matches.get_many::<String>(id), matches.indices_of(id)) else { continue };
+        rules.extend(at.zip(values).map(|(i, g)| (i, crate::core::plan::FilterRule { include, glob: g.clone() })));
+    }
+    rules.sort_by_key(|(i, _)| *i);
+    rules.into_iter().map(|(_, r)| r).collect()
 }

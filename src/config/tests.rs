@@ -219,7 +219,7 @@ fn transfer_defaults_and_values() {
     assert_eq!((t.mode, t.concurrency, t.delete, t.verify), (Mode::Sync, 64, true, true));
     assert_eq!(t.max_concurrency, 64, "a concurrency the operator chose is the ceiling");
     assert_eq!((t.multipart_threshold, t.part_size, t.list_page_size), (5 << 20, 8 << 20, 10_000));
-    assert_eq!((t.include.as_slice(), t.exclude.as_slice()), (&["logs/*".to_string()][..], &["*.tmp".to_string()][..]));
+    assert_eq!(t.filters, [FilterRule::include("logs/*"), FilterRule::exclude("*.tmp")]);
     assert!(t.filter().unwrap().matches("logs/a") && !t.filter().unwrap().matches("logs/a.tmp"));
     assert_eq!(c.state_dir(), PathBuf::from("/var/lib/s3ferry"));
     for (lines, want) in [
@@ -342,4 +342,14 @@ fn files_are_read_with_a_bound() {
     assert!(err.contains("larger than 4 KiB"), "{err}");
     std::fs::write(&big, [0xff, 0xfe]).unwrap();
     assert!(read_text(&big, 4096).unwrap_err().to_string().contains("not UTF-8"));
+}
+
+/// The file's include and exclude entries apply in the order they are written.
+#[test]
+fn filters_apply_in_the_order_the_file_gives_them() {
+    let text = format!("{GOOD}\n[transfer]\nexclude = [\"*\"]\ninclude = [\"*.csv\"]\n");
+    let c = Config::parse(Path::new("/etc/m/migration.toml"), &text).unwrap();
+    assert_eq!(c.transfer.filters, [FilterRule::exclude("*"), FilterRule::include("*.csv")]);
+    let f = c.transfer.filter().unwrap();
+    assert!(f.matches("a/b.csv") && !f.matches("a/b.txt"));
 }

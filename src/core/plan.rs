@@ -319,19 +319,52 @@ impl SyncMerge {
 /// `[!abc]` one character of a set; `\` escapes the next character.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
-    include: Vec<Glob>,
-    exclude: Vec<Glob>,
+    /// (include?, glob), in the order given.
+    rules: Vec<(bool, Glob)>,
     /// What the operator marked in the console (see [`Filter::within`]); empty: everything.
     scope: Vec<String>,
 }
 
+/// One `--include` or `--exclude` (or an entry of the config's lists), in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FilterRule {
+    pub include: bool,
+    pub glob: String,
+}
+
+impl FilterRule {
+    pub fn include(glob: &str) -> FilterRule {
+        FilterRule { include: true, glob: glob.to_string() }
+    }
+
+    pub fn exclude(glob: &str) -> FilterRule {
+        FilterRule { include: false, glob: glob.to_string() }
+    }
+
+    /// Includes then excludes: a key must match an include (when there are any) and no exclude.
+    pub fn lists(include: &[String], exclude: &[String]) -> Vec<FilterRule> {
+        let include = include.iter().map(|g| FilterRule::include(g));
+        include.chain(exclude.iter().map(|g| FilterRule::exclude(g))).collect()
+    }
+}
+
 impl Filter {
-    pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, GlobError> {
-        Ok(Filter {
-            include: include.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
-            exclude: exclude.iter().map(|g| Glob::new(g)).collect::<Result<_, _>>()?,
-            scope: Vec::new(),
-        })
+    /// Filters apply in order and the later wins, as in `aws s3 cp`: `--exclude '*' --include
+    /// '*.csv'` takes the CSVs. Every key starts included, unless the first filter is an
+    /// include: then only what some include takes (so `--include '*.csv'` alone takes the CSVs,
+    /// where aws cli would take everything).
+    pub fn new(rules: &[FilterRule]) -> Result<Filter, GlobError> {
+        let rules = rules.iter().map(|r| Ok((r.include, Glob::new(&r.glob)?))).collect::<Result<_, GlobError>>()?;
+        Ok(Filter { rules, scope: Vec::new() })
+    }
+
+    /// Whether no key can pass: a filter that matches every key excludes, and no include follows.
+    pub fn matches_nothing(&self) -> bool {
+        let last_total = self.rules.iter().rposition(|(_, g)| g.matches_everything());
+        match last_total {
+            Some(i) => !self.rules[i].0 && !self.rules[i + 1..].iter().any(|(include, _)| *include),
+            None => false,
+        }
     }
 
     /// Narrows the filter to the console's marks, relative to the source prefix: an entry ending
@@ -343,9 +376,16 @@ impl Filter {
     }
 
     pub fn matches(&self, key: &str) -> bool {
-        self.in_scope(key)
-            && (self.include.is_empty() || self.include.iter().any(|g| g.matches(key)))
-            && !self.exclude.iter().any(|g| g.matches(key))
+        if !self.in_scope(key) {
+            return false;
+        }
+        let mut included = self.rules.first().is_none_or(|(include, _)| !include);
+        for (include, glob) in &self.rules {
+            if glob.matches(key) {
+                included = *include;
+            }
+        }
+        included
     }
 
     fn in_scope(&self, key: &str) -> bool {
@@ -376,6 +416,11 @@ pub struct Glob {
 }
 
 impl Glob {
+    /// `*` (or `**`): every key.
+    fn matches_everything(&self) -> bool {
+        self.tokens == [Token::Star]
+    }
+
     pub fn new(pattern: &str) -> Result<Glob, GlobError> {
         let err = |why| GlobError { glob: pattern.to_string(), why };
         if pattern.is_empty() {

@@ -33,7 +33,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::plan::{Decision, Listed, Reason, Recorded};
+use crate::core::plan::{Decision, FilterRule, Listed, Reason, Recorded};
 use crate::core::progress::{Failure, Mode};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,20 @@ pub struct RunIdentity {
     /// so journals of whole-prefix runs keep the names they had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scope: Vec<String>,
+    /// The filters in their order, when it matters (an include after an exclude): the same
+    /// globs in another order select other keys. Left out otherwise, so journals keep their names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<FilterRule>>,
+}
+
+impl RunIdentity {
+    /// The identity's filter fields from the run's ordered filters.
+    pub fn filter_fields(filters: &[FilterRule]) -> (Vec<String>, Vec<String>, Option<Vec<FilterRule>>) {
+        let globs = |include: bool| filters.iter().filter(|r| r.include == include).map(|r| r.glob.clone()).collect();
+        let first_exclude = filters.iter().position(|r| !r.include);
+        let order_matters = first_exclude.is_some_and(|i| filters[i..].iter().any(|r| r.include));
+        (globs(true), globs(false), order_matters.then(|| filters.to_vec()))
+    }
 }
 
 impl RunIdentity {
@@ -963,6 +977,7 @@ mod tests {
             exclude: vec![],
             delete: false,
             scope: vec![],
+            filters: None,
         }
     }
 
@@ -975,6 +990,20 @@ mod tests {
         let scoped = RunIdentity { scope: vec!["daily/".into()], ..whole.clone() };
         assert_ne!(scoped.run_dir(Path::new("/s")), whole.run_dir(Path::new("/s")));
         assert_eq!(scoped.pair_dir(Path::new("/s")), whole.pair_dir(Path::new("/s")));
+    }
+
+    /// Filters whose order does not change what they select keep the journal name they had;
+    /// an include after an exclude is a different selection, so a different journal.
+    #[test]
+    fn filter_order_names_the_journal_only_when_it_matters() {
+        let (inc, exc) = (FilterRule::include("*.csv"), FilterRule::exclude("tmp/*"));
+        let (i, e, order) = RunIdentity::filter_fields(&[inc.clone(), exc.clone()]);
+        assert_eq!(
+            (i.as_slice(), e.as_slice(), &order),
+            (&["*.csv".to_string()][..], &["tmp/*".to_string()][..], &None)
+        );
+        let (_, _, order) = RunIdentity::filter_fields(&[exc.clone(), inc.clone()]);
+        assert_eq!(order, Some(vec![exc, inc]));
     }
 
     #[test]

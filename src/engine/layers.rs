@@ -31,7 +31,7 @@ pub async fn gather(
     accounts: Accounts<'_>,
 ) -> LayerEvidence {
     let org = config.organization.clone().unwrap_or_default();
-    let mut ev = organization(config, &org, source, &accounts).await;
+    let mut ev = organization(config, &org, [Some(source), reader], &accounts).await;
     if let Some(id) = &config.source.vpc_endpoint_id {
         ev.source_endpoint = Some((id.clone(), endpoint(source, id, "source").await));
     }
@@ -41,39 +41,45 @@ pub async fn gather(
     ev
 }
 
+/// Whether an account is in an organization, as an identity of that account sees it (only an
+/// account's own identities can tell: another account's "no organization" says nothing of it).
+enum Membership {
+    None,
+    /// In an organization, with its management account.
+    In(Option<String>),
+    Unknown(String),
+}
+
+async fn membership(session: &Session) -> Membership {
+    let client = aws_sdk_organizations::Client::new(&session.sdk);
+    match client.describe_organization().send().await {
+        Ok(out) => Membership::In(out.organization().and_then(|o| o.master_account_id()).map(str::to_string)),
+        Err(e) if error_code(&e).as_deref() == Some("AWSOrganizationsNotInUseException") => Membership::None,
+        Err(e) => Membership::Unknown(format!(
+            "organizations:DescribeOrganization as {} failed: {}",
+            session.info.via,
+            describe_sdk_error(&e)
+        )),
+    }
+}
+
 async fn organization(
     config: &Config,
     org: &OrganizationConfig,
-    source: &Session,
+    sessions: [Option<&Session>; 2],
     accounts: &Accounts<'_>,
 ) -> LayerEvidence {
-    let files = |list: &[PathBuf]| (!list.is_empty()).then(|| read_levels(config, list));
     let admin = match &org.access {
-        Some(access) => match Session::connect(access, "organization credentials", None).await {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => Err(e.to_string()),
-        },
-        None => Ok(None),
-    };
-    let asker = match &admin {
-        Ok(Some(s)) => s,
-        _ => source,
-    };
-    let client = aws_sdk_organizations::Client::new(&asker.sdk);
-    let mut ev = LayerEvidence::none();
-    let in_org = match client.describe_organization().send().await {
-        Ok(out) => {
-            ev.management_account = out.organization().and_then(|o| o.master_account_id()).map(str::to_string);
-            Ok(true)
+        Some(access) => {
+            Some(Session::connect(access, "organization credentials", None).await.map_err(|e| e.to_string()))
         }
-        Err(e) if error_code(&e).as_deref() == Some("AWSOrganizationsNotInUseException") => Ok(false),
-        Err(e) => Err(format!(
-            "cannot tell whether account {} is in an organization (organizations:DescribeOrganization as {}: {})",
-            accounts.principal,
-            asker.info.via,
-            describe_sdk_error(&e)
-        )),
+        None => None,
     };
+    let admin_client = match &admin {
+        Some(Ok(s)) => Some(aws_sdk_organizations::Client::new(&s.sdk)),
+        _ => None,
+    };
+    let mut ev = LayerEvidence::none();
     let wanted = [
         (&org.scp_files, PolicyType::ServiceControlPolicy, Some(accounts.principal), "SCPs"),
         (&org.source_rcp_files, PolicyType::ResourceControlPolicy, Some(accounts.source), "RCPs"),
@@ -81,18 +87,35 @@ async fn organization(
     ];
     let mut out = Vec::new();
     for (list, kind, account, what) in wanted {
-        let fetched = match (files(list), &in_org, &admin, account) {
-            (Some(f), _, _, _) => f,
-            (None, Ok(false), _, _) => Fetched::Absent,
-            (None, _, _, None) => Fetched::Unreadable(format!("the account whose {what} apply is unknown")),
-            (None, _, Err(e), _) => Fetched::Unreadable(format!("the [organization] credentials failed: {e}")),
-            (None, Ok(true), Ok(Some(_)), Some(account)) => read_from_api(&client, account, kind.clone()).await,
-            (None, Ok(true), Ok(None), Some(account)) => Fetched::Unreadable(how_to_read(
+        if !list.is_empty() {
+            out.push(read_levels(config, list));
+            continue;
+        }
+        let Some(account) = account else {
+            out.push(Fetched::Unreadable(format!("the account whose {what} apply is unknown")));
+            continue;
+        };
+        // An identity of that very account says whether there is an organization at all.
+        let own = sessions.iter().flatten().find(|s| s.info.identity.account == account);
+        let member = match own {
+            Some(s) => membership(s).await,
+            None => Membership::Unknown(format!("no credentials of account {account} to ask")),
+        };
+        if let Membership::In(Some(m)) = &member
+            && account == accounts.principal
+        {
+            ev.management_account = Some(m.clone());
+        }
+        let fetched = match (&member, &admin, &admin_client) {
+            (Membership::None, _, _) => Fetched::Absent,
+            (_, Some(Err(e)), _) => Fetched::Unreadable(format!("the [organization] credentials failed: {e}")),
+            (_, _, Some(client)) => read_from_api(client, account, kind.clone()).await,
+            (Membership::In(_), _, None) => Fetched::Unreadable(how_to_read(
                 what,
                 account,
                 "the account is in an organization, and no credentials given may read its policies",
             )),
-            (None, Err(why), Ok(_), Some(account)) => Fetched::Unreadable(how_to_read(what, account, why)),
+            (Membership::Unknown(why), _, None) => Fetched::Unreadable(how_to_read(what, account, why)),
         };
         out.push(fetched);
     }
@@ -109,7 +132,8 @@ fn how_to_read(what: &str, account: &str, why: &str) -> String {
         "the {what} above account {account} were not read ({why}). Next: give [organization] {}_files (one file a level, \
          root first, as the organization's administrator exports them), or [organization] profile/role_arn of the \
          management account or a delegated administrator with organizations:ListParents, ListPoliciesForTarget and \
-         DescribePolicy",
+         DescribePolicy; an account in no organization says so to its own identity with \
+         organizations:DescribeOrganization (the transfer role for its account, [destination.audit] for the destination)",
         if what == "SCPs" { "scp" } else { "source_rcp/destination_rcp" }
     )
 }
@@ -133,15 +157,30 @@ pub async fn read_from_api(
     account: &str,
     kind: PolicyType,
 ) -> Fetched<Vec<NamedPolicy>> {
+    match enabled(client, &kind).await {
+        Ok(false) => return Fetched::Absent,
+        Ok(true) => {}
+        Err(e) => return Fetched::Unreadable(format!("reading the {} above account {account}: {e}", kind.as_str())),
+    }
     match levels_of(client, account, kind.clone()).await {
         Ok(levels) => Fetched::Got(levels),
-        // The policy type is not enabled, or the account is not in this organization: nothing
-        // of this organization's is above it.
-        Err(e) if e.contains("PolicyTypeNotEnabledException") || e.contains("AccountNotFoundException") => {
-            Fetched::Absent
-        }
+        Err(e) if e.contains("AccountNotFoundException") => Fetched::Unreadable(format!(
+            "account {account} is not in the organization of the [organization] credentials; if it is in another, \
+             give its {} as files",
+            kind.as_str()
+        )),
         Err(e) => Fetched::Unreadable(format!("reading the {} above account {account}: {e}", kind.as_str())),
     }
+}
+
+/// Whether the organization has `kind` enabled at its root: when it does not, no such policy
+/// applies anywhere in it.
+async fn enabled(client: &aws_sdk_organizations::Client, kind: &PolicyType) -> Result<bool, String> {
+    let roots = client.list_roots().send().await.map_err(|e| api_error("ListRoots", &e))?;
+    let root = roots.roots().first().ok_or("the organization has no root")?;
+    Ok(root.policy_types().iter().any(|t| {
+        t.r#type() == Some(kind) && t.status() == Some(&aws_sdk_organizations::types::PolicyTypeStatus::Enabled)
+    }))
 }
 
 async fn levels_of(
@@ -164,27 +203,39 @@ async fn levels_of(
     targets.reverse();
     let mut levels = Vec::new();
     for target in targets {
-        let listed = client
-            .list_policies_for_target()
-            .target_id(&target)
-            .filter(kind.clone().as_str().into())
-            .send()
-            .await
-            .map_err(|e| api_error("ListPoliciesForTarget", &e))?;
-        let mut statements = Vec::new();
-        let mut names = Vec::new();
-        for summary in listed.policies() {
-            let id = summary.id().unwrap_or_default();
-            let policy =
-                client.describe_policy().policy_id(id).send().await.map_err(|e| api_error("DescribePolicy", &e))?;
-            let content = policy.policy().and_then(|p| p.content()).unwrap_or_default();
-            statements.extend(statements_of(content).map_err(|e| format!("policy {id}: {e}"))?);
-            names.push(summary.name().unwrap_or(id).to_string());
-        }
-        let text = serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
-        levels.push(NamedPolicy { name: format!("{}:{target} ({})", kind.as_str(), names.join(", ")), text });
+        levels.push(level(client, &target, &kind).await?);
     }
     Ok(levels)
+}
+
+/// The policies of `kind` attached at one target, joined in one document. Every level of an
+/// organization with the type enabled holds at least one; none is an answer not to judge by.
+async fn level(client: &aws_sdk_organizations::Client, target: &str, kind: &PolicyType) -> Result<NamedPolicy, String> {
+    let mut summaries = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let req = client.list_policies_for_target().target_id(target).filter(kind.as_str().into());
+        let page = req.set_next_token(next.take()).send().await.map_err(|e| api_error("ListPoliciesForTarget", &e))?;
+        summaries.extend(page.policies().iter().cloned());
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    if summaries.is_empty() {
+        return Err(format!("no {} is attached at {target}", kind.as_str()));
+    }
+    let (mut statements, mut names) = (Vec::new(), Vec::new());
+    for summary in &summaries {
+        let id = summary.id().unwrap_or_default();
+        let policy =
+            client.describe_policy().policy_id(id).send().await.map_err(|e| api_error("DescribePolicy", &e))?;
+        let content = policy.policy().and_then(|p| p.content()).unwrap_or_default();
+        statements.extend(statements_of(content).map_err(|e| format!("policy {id}: {e}"))?);
+        names.push(summary.name().unwrap_or(id).to_string());
+    }
+    let text = serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
+    Ok(NamedPolicy { name: format!("{}:{target} ({})", kind.as_str(), names.join(", ")), text })
 }
 
 fn api_error<E, R>(op: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String

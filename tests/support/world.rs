@@ -180,7 +180,7 @@ pub async fn build(moto: &Moto, names: Names<'_>, steps: Steps) -> Migration {
     let auditor = create_user(
         &lake_iam,
         names.auditor,
-        &policy(json!([{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "s3:HeadBucket", "kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"}])),
+        &policy(json!([{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "s3:HeadBucket", "kms:Describe*", "kms:Get*", "kms:List*", "organizations:DescribeOrganization"], "Resource": "*"}])),
     )
     .await;
 

@@ -200,7 +200,7 @@ fn merge_memory_is_bounded_by_the_page_size() {
 
 #[test]
 fn filters_apply_to_both_sides() {
-    let f = Filter::new(&["logs/*".into(), "*.csv".into()], &["*/tmp/*".into()]).unwrap();
+    let f = Filter::new(&FilterRule::lists(&["logs/*".into(), "*.csv".into()], &["*/tmp/*".into()])).unwrap();
     let src = [obj("a.csv", 1, "e"), obj("logs/tmp/x", 1, "e"), obj("logs/y", 1, "e"), obj("z.txt", 1, "e")];
     let dst = [obj("logs/tmp/old", 1, "e"), obj("other.txt", 1, "e")];
     let (got, _) = run(&src, &dst, &[], f, true, 10);
@@ -238,8 +238,39 @@ fn globs() {
     for bad in ["", "[abc", "a\\", "[z-a]"] {
         assert!(Glob::new(bad).is_err(), "{bad:?} should be rejected");
     }
-    let err = Filter::new(&["[x".into()], &[]).unwrap_err();
+    let err = Filter::new(&[FilterRule::include("[x")]).unwrap_err();
     assert!(err.to_string().contains("[x"));
+}
+
+/// Filters apply in order and the later wins, as `aws s3 cp`'s do; a first include starts
+/// from nothing (aws cli would start from everything and make a lone --include a no-op).
+#[test]
+fn filters_apply_in_order_and_the_later_wins() {
+    let (i, e) = (FilterRule::include, FilterRule::exclude);
+    // (filters, key, taken?)
+    let cases: Vec<(Vec<FilterRule>, &str, bool)> = vec![
+        (vec![], "a.txt", true),
+        (vec![e("*"), i("*.csv")], "data/x.csv", true),
+        (vec![e("*"), i("*.csv")], "data/x.txt", false),
+        (vec![i("*.csv")], "x.csv", true),
+        (vec![i("*.csv")], "x.txt", false),
+        (vec![i("*.csv"), e("tmp/*")], "tmp/x.csv", false),
+        (vec![e("tmp/*"), i("tmp/keep/*")], "tmp/keep/a", true),
+        (vec![e("tmp/*"), i("tmp/keep/*")], "tmp/other", false),
+        (vec![e("tmp/*"), i("tmp/keep/*")], "root.txt", true),
+        (vec![i("*.csv"), e("*")], "x.csv", false),
+    ];
+    for (rules, key, want) in &cases {
+        assert_eq!(Filter::new(rules).unwrap().matches(key), *want, "{rules:?} on {key}");
+    }
+    // Includes-then-excludes (the config's two lists, written in that order) keep the meaning
+    // they always had: an include must match, no exclude may.
+    let f = Filter::new(&FilterRule::lists(&["logs/*".into()], &["*.tmp".into()])).unwrap();
+    assert!(f.matches("logs/a") && !f.matches("logs/a.tmp") && !f.matches("b"));
+    // A set that can take nothing is said so.
+    assert!(Filter::new(&[i("*.csv"), e("*")]).unwrap().matches_nothing());
+    assert!(!Filter::new(&[e("*"), i("*.csv")]).unwrap().matches_nothing());
+    assert!(!Filter::new(&[e("tmp/*")]).unwrap().matches_nothing());
 }
 
 #[test]

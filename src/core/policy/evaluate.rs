@@ -160,7 +160,7 @@ impl<'p> Guards<'p> {
     fn limit(&self, decision: Decision) -> Decision {
         match (decision, self.denies, self.allows) {
             (_, Tri::Yes, _) => Decision::ExplicitDeny,
-            (Decision::Allow, _, Tri::No) => Decision::ImplicitDeny,
+            (Decision::Allow | Decision::Unknown, _, Tri::No) => Decision::ImplicitDeny,
             (Decision::Allow, Tri::Maybe, _) | (Decision::Allow, _, Tri::Maybe) => Decision::Unknown,
             (d, _, _) => d,
         }
@@ -353,6 +353,12 @@ pub fn evaluate(request: &Request, policies: &[LabelledPolicy]) -> Evaluation {
         Tri::No
     } else {
         outcomes.iter().filter(|o| o.policy.kind == resource_kind).fold(Tri::No, |acc, o| acc.or(o.allow_exact))
+    };
+    // A grant to a user's own ARN escapes the boundary, not a session policy: only a grant to the
+    // session's own ARN escapes that.
+    let res_exact = match caller.kind {
+        CallerKind::Session { .. } => res_exact,
+        _ => res_exact.and(session),
     };
     let sides = Sides { identity, boundary, session, res_direct, res_via, res_exact };
     let same = resource_account.map(|ra| ra == caller.account);

@@ -42,6 +42,7 @@ pub(super) fn governs(
         PolicyKind::Scp if !of(caller.account) => {
             Err(format!("it is attached above account {}, the caller is in account {}", p.account, caller.account))
         }
+        PolicyKind::Rcp if caller.is_service_linked() => Err("RCPs do not apply to service-linked roles".to_string()),
         PolicyKind::Rcp => {
             let service = request.action.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
             if !RCP_SERVICES.contains(&service.as_str()) {

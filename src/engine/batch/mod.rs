@@ -616,7 +616,7 @@ async fn once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::plan::Filter;
+    use crate::core::plan::{Filter, FilterRule};
 
     #[test]
     fn exact_globs_select_exactly_the_large_objects() {
@@ -624,7 +624,7 @@ mod tests {
             LocalObject { key: "big[1]*?.bin".into(), size: 6 << 30 },
             LocalObject { key: "a\\b.iso".into(), size: 7 << 30 },
         ];
-        let filter = Filter::new(&exact_globs(&large), &[]).unwrap();
+        let filter = Filter::new(&FilterRule::lists(&exact_globs(&large), &[])).unwrap();
         assert!(filter.matches("big[1]*?.bin") && filter.matches("a\\b.iso"));
         for other in ["big1x.bin", "big[1]xy.bin", "big[1]*?.bin.part", "ab.iso", "x/big[1]*?.bin"] {
             assert!(!filter.matches(other), "{other}");

@@ -26,10 +26,15 @@ impl Drop for AbortOnDrop {
 }
 
 impl AbortOnDrop {
-    /// Stops the task and waits until it has.
-    pub(crate) async fn stop(mut self) {
+    /// Stops the task at its next await and waits until it has.
+    pub(crate) async fn stop(self) {
+        self.0.abort();
+        self.join().await;
+    }
+
+    /// Waits for the task to end by itself.
+    async fn join(mut self) {
         let handle = std::mem::replace(&mut self.0, tokio::spawn(async {}));
-        handle.abort();
         let _ = handle.await;
     }
 }
@@ -70,17 +75,39 @@ pub(crate) fn report(ctx: &Ctx, sessions: [Session; 2]) -> AbortOnDrop {
     }))
 }
 
+/// Syncs the journal every second until stopped.
+pub(crate) struct Syncer {
+    stop: Arc<tokio::sync::Notify>,
+    task: AbortOnDrop,
+}
+
+impl Syncer {
+    /// Stops after the sync in progress, if any, has returned: once this returns, the syncer
+    /// holds no reference to the journal (an aborted task could leave its blocking fdatasync
+    /// running with one, and the run could not take the journal back to finish it).
+    pub(crate) async fn stop(self) {
+        self.stop.notify_one();
+        self.task.join().await;
+    }
+}
+
 /// The plan and the completions become durable every second; fdatasync blocks, so not on a
 /// worker thread.
-pub(crate) fn sync_every_second(journal: &Option<Arc<Journal>>) -> Option<AbortOnDrop> {
+pub(crate) fn sync_every_second(journal: &Option<Arc<Journal>>) -> Option<Syncer> {
     let j = journal.clone()?;
-    Some(AbortOnDrop(tokio::spawn(async move {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let task = AbortOnDrop(tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped.notified() => return,
+            }
             let j = j.clone();
             let _ = tokio::task::spawn_blocking(move || j.sync()).await;
         }
-    })))
+    }));
+    Some(Syncer { stop, task })
 }
 
 /// Runs every queued task to its end, or stops dispatching early; waits for the workers it

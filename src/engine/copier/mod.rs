@@ -194,6 +194,13 @@ pub async fn run_with(
     let emit = |e: TransferEvent| {
         let _ = events.send(e);
     };
+    if filter.matches_nothing() {
+        emit(TransferEvent::Warning {
+            message: "the include/exclude filters take no key: they apply in order and the later wins, so an \
+                      exclude of \"*\" must come before the includes it leaves room for (--exclude '*' --include '*.csv')"
+                .into(),
+        });
+    }
     let opened = setup::open_journal(config, opts)?;
     let routed = setup::connect(config, opts, opened.resumed.as_ref()).await?;
     let (writes, ownership) = setup::dest_writes(config, &routed, &emit).await;

@@ -54,14 +54,16 @@ pub(crate) struct Opened {
 
 pub(crate) fn open_journal(config: &Config, opts: &Options) -> Result<Opened, TransferError> {
     let settings = &opts.settings;
+    let (include, exclude, filters) = RunIdentity::filter_fields(&settings.filters);
     let id = RunIdentity {
         source: format!("s3://{}/{}", config.source.bucket, config.source.prefix),
         destination: format!("s3://{}/{}", config.destination.bucket, config.destination.prefix),
         source_endpoint: config.source.access.endpoint_url.clone(),
         destination_endpoint: config.destination.access.endpoint_url.clone(),
         mode: opts.mode,
-        include: settings.include.clone(),
-        exclude: settings.exclude.clone(),
+        include,
+        exclude,
+        filters,
         delete: settings.delete && opts.mode == Mode::Sync,
         scope: settings.scope.clone(),
     };
