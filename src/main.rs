@@ -61,6 +61,40 @@ enum Cmd {
     /// `batch status JOB_ID` watches the job and lists its failed tasks.
     #[command(after_help = cli::batch::EXIT_HELP)]
     Batch(cli::batch::BatchArgs),
+    /// Print a commented example migration file (every field) to start from.
+    Init,
+    /// Print a shell completion script: s3ferry completions bash > /etc/bash_completion.d/s3ferry
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): s3ferry man | man -l -
+    Man,
+}
+
+/// The example migration file, built into the binary.
+const EXAMPLE_CONFIG: &str = include_str!("../assets/s3ferry.example.toml");
+
+/// Commands that need no migration file; None when the command needs one.
+fn without_config(command: &Option<Cmd>) -> Option<ExitCode> {
+    use clap::CommandFactory;
+    let mut out = std::io::stdout();
+    let written = match command {
+        Some(Cmd::Explain(explain)) => return Some(cli::explain::run(explain).emit().into()),
+        Some(Cmd::Init) => std::io::Write::write_all(&mut out, EXAMPLE_CONFIG.as_bytes()),
+        Some(Cmd::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Args::command(), "s3ferry", &mut out);
+            Ok(())
+        }
+        Some(Cmd::Man) => clap_mangen::Man::new(Args::command()).render(&mut out),
+        _ => return None,
+    };
+    Some(match written {
+        Ok(()) => Exit::Success.into(),
+        // `s3ferry man | head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success.into(),
+        Err(e) => fail(Exit::Failed, &format!("writing output failed: {e}")),
+    })
 }
 
 fn main() -> ExitCode {
@@ -99,15 +133,15 @@ fn fixed_mmap_threshold() {
 fn fixed_mmap_threshold() {}
 
 async fn run(args: Args) -> ExitCode {
-    if let Some(Cmd::Explain(explain)) = &args.command {
-        return cli::explain::run(explain).emit().into();
+    if let Some(code) = without_config(&args.command) {
+        return code;
     }
     let config = match load_config(&args) {
         Ok(c) => c,
         Err(e) => return fail(Exit::Usage, &e.to_string()),
     };
     match &args.command {
-        None | Some(Cmd::Explain(_)) => {
+        None | Some(Cmd::Explain(_) | Cmd::Init | Cmd::Completions { .. } | Cmd::Man) => {
             if !std::io::stdout().is_terminal() {
                 return fail(
                     Exit::Usage,
@@ -245,14 +279,24 @@ fn load_config(args: &Args) -> Result<Config, StartError> {
 /// The command line, with `cp`/`sync`'s filters in the order given (clap keeps each flag's
 /// values apart; the positions say which came first).
 fn parse_args() -> Args {
-    use clap::{CommandFactory, FromArgMatches};
-    let matches = Args::command().get_matches();
-    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    use clap::CommandFactory;
+    args_from(&Args::command().get_matches())
+}
+
+fn args_from(matches: &clap::ArgMatches) -> Args {
+    use clap::FromArgMatches;
+    let mut args = Args::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     let sub = matches.subcommand();
-    match (&mut args.command, sub) {
-        (Some(Cmd::Cp(a)), Some((_, m))) => a.filters = cli::copy::ordered_filters(m),
-        (Some(Cmd::Sync(s)), Some((_, m))) => s.common.filters = cli::copy::ordered_filters(m),
-        _ => {}
+    let copy = match (&mut args.command, sub) {
+        (Some(Cmd::Cp(a)), Some((_, m))) => Some((a, m)),
+        (Some(Cmd::Sync(s)), Some((_, m))) => Some((&mut s.common, m)),
+        _ => None,
+    };
+    if let Some((a, m)) = copy {
+        a.filters = cli::copy::ordered_filters(m);
+        if a.json {
+            a.progress = cli::copy::ProgressFormat::Json;
+        }
     }
     args
 }
@@ -270,6 +314,20 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Args::command().debug_assert();
+    }
+
+    /// The spellings people bring from aws cli and the other commands: --dryrun, --json.
+    #[test]
+    fn dryrun_and_json_are_accepted() {
+        let matches = super::Args::command().try_get_matches_from(["s3ferry", "cp", "--dryrun", "--json"]).unwrap();
+        let Some(super::Cmd::Cp(a)) = super::args_from(&matches).command else { panic!("not cp") };
+        assert!(a.dry_run && a.progress == s3ferry::cli::copy::ProgressFormat::Json);
+    }
+
+    /// `s3ferry init` prints a file `--config` takes as it is.
+    #[test]
+    fn the_example_config_is_a_valid_migration_file() {
+        s3ferry::config::Config::parse(std::path::Path::new("migration.toml"), super::EXAMPLE_CONFIG).unwrap();
     }
 
     /// --include and --exclude keep the order they were given in, across the two flags.

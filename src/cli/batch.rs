@@ -266,6 +266,7 @@ pub async fn run(config: &Config, args: &CreateArgs, out: &mut impl Write) -> Re
         include: exact_globs(&plan.local),
         exclude: Vec::new(),
         filters: Vec::new(),
+        json: false,
         verify: false,
         state_dir: None,
         dry_run: false,

@@ -77,7 +77,7 @@ pub struct CopyArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Print the plan and its counts; write nothing (no bucket writes, no journal).
-    #[arg(long)]
+    #[arg(long, alias = "dryrun")]
     pub dry_run: bool,
     /// Continue an interrupted run; fails when there is none. (Without it, a journal for the
     /// same transfer is resumed automatically.)
@@ -88,6 +88,9 @@ pub struct CopyArgs {
     pub fresh: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub progress: ProgressFormat,
+    /// Same as --progress json: NDJSON on stdout, as every other command's --json.
+    #[arg(long)]
+    pub json: bool,
     /// Run without the console even in a terminal (as when stdout is not a terminal).
     #[arg(long)]
     pub headless: bool,
