@@ -313,8 +313,8 @@ impl SyncMerge {
     }
 }
 
-/// Include/exclude globs over keys relative to the source prefix. An object is in scope when it
-/// matches at least one include (or there are none) and no exclude. Globs: `*` matches any run of
+/// Include/exclude globs over keys relative to the source prefix, applied in order, the later
+/// winning (see [`Filter::new`]). Globs: `*` matches any run of
 /// characters including `/` (as the AWS CLI's filters do), `?` one character, `[abc]`/`[a-z]`/
 /// `[!abc]` one character of a set; `\` escapes the next character.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

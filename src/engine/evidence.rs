@@ -60,7 +60,8 @@ pub async fn gather_all(
                 destination_key,
                 destination_key_policy,
                 run,
-                layers: LayerEvidence::unknown(&why),
+                layers: LayerEvidence::unknown(&why)
+                    .with_endpoints([&config.source.vpc_endpoint_id, &config.destination.vpc_endpoint_id], &why),
             }
         }
     };

@@ -131,8 +131,8 @@ fn how_to_read(what: &str, account: &str, why: &str) -> String {
     format!(
         "the {what} above account {account} were not read ({why}). Next: give [organization] {}_files (one file a level, \
          root first, as the organization's administrator exports them), or [organization] profile/role_arn of the \
-         management account or a delegated administrator with organizations:ListParents, ListPoliciesForTarget and \
-         DescribePolicy; an account in no organization says so to its own identity with \
+         management account or a delegated administrator with organizations:ListRoots, ListParents, \
+         ListPoliciesForTarget and DescribePolicy; an account in no organization says so to its own identity with \
          organizations:DescribeOrganization (the transfer role for its account, [destination.audit] for the destination)",
         if what == "SCPs" { "scp" } else { "source_rcp/destination_rcp" }
     )

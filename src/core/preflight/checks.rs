@@ -3,7 +3,7 @@
 //! [`CHECKS`] is the one table of checks, in display order: each row is a stable id (the JSON
 //! contract's `id`), the area whose settings it judges, and the function that judges it. To add
 //! a check: gather what it needs into [`Evidence`] (`core/preflight/evidence.rs`, filled by
-//! `engine/evidence.rs`), write its function in `source.rs` or `destination.rs` (it takes its
+//! `engine/evidence.rs`), write its function in `source.rs`, `destination.rs` or `layers.rs` (it takes its
 //! row, so its id and area come from the table), and add the row.
 //!
 //! Each permission check judges one side alone: the policies of that side are evaluated together

@@ -375,6 +375,20 @@ fn verdicts() {
             Verdict::Blocked,
         ),
         (
+            "a configured VPC endpoint is unknown, not passed, when nothing could be read",
+            |e| {
+                e.principal = Fetched::Unreadable("the endpoint refused the connection".into());
+                e.credentials = None;
+                e.layers.source_endpoint = Some(("vpce-0a1".into(), Fetched::Unreadable("not reached".into())));
+            },
+            {
+                let mut want = unresolved(Status::Unknown);
+                want.push(("source.endpoint", Status::Unknown));
+                want
+            },
+            Verdict::Unknown,
+        ),
+        (
             "an endpoint that cannot be reached leaves source.role unknown, never failed",
             |e| {
                 e.principal = Fetched::Unreadable("source credentials: could not resolve the caller identity: the endpoint refused the connection: nothing listens there (http://127.0.0.1:9)".into());

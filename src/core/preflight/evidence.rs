@@ -185,6 +185,14 @@ impl LayerEvidence {
         }
     }
 
+    /// The configured endpoints, unread for `why` (their checks are then unknown, not passed).
+    pub fn with_endpoints(mut self, [source, destination]: [&Option<String>; 2], why: &str) -> LayerEvidence {
+        let unread = |id: &Option<String>| id.clone().map(|id| (id, Fetched::Unreadable(why.to_string())));
+        self.source_endpoint = unread(source);
+        self.destination_endpoint = unread(destination);
+        self
+    }
+
     /// In no organization, no endpoints: nothing above or around the accounts.
     pub fn none() -> LayerEvidence {
         LayerEvidence {
