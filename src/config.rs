@@ -413,12 +413,8 @@ struct RawOrganization {
     source_rcp_files: Vec<Spanned<String>>,
     #[serde(default)]
     destination_rcp_files: Vec<Spanned<String>>,
-    region: Option<Spanned<String>>,
-    profile: Option<Spanned<String>>,
-    role_arn: Option<Spanned<String>>,
-    session_duration: Option<Spanned<String>>,
-    external_id: Option<Spanned<String>>,
-    endpoint_url: Option<Spanned<String>>,
+    /// `[organization.credentials]`: the management account or a delegated administrator.
+    credentials: Option<Spanned<RawAccess>>,
 }
 
 impl RawOrganization {
@@ -437,16 +433,10 @@ impl RawOrganization {
         let scp_files = files(&self.scp_files, "organization.scp_files")?;
         let source_rcp_files = files(&self.source_rcp_files, "organization.source_rcp_files")?;
         let destination_rcp_files = files(&self.destination_rcp_files, "organization.destination_rcp_files")?;
-        let raw = RawAccess {
-            region: self.region,
-            profile: self.profile,
-            role_arn: self.role_arn,
-            session_duration: self.session_duration,
-            external_id: self.external_id,
-            endpoint_url: self.endpoint_url,
+        let access = match self.credentials {
+            Some(c) => Some(c.into_inner().validate("organization.credentials")?),
+            None => None,
         };
-        let access = raw.validate("organization")?;
-        let access = access.has_credentials().then_some(access);
         Ok(OrganizationConfig { scp_files, source_rcp_files, destination_rcp_files, access })
     }
 }

@@ -353,3 +353,20 @@ fn filters_apply_in_the_order_the_file_gives_them() {
     let f = c.transfer.filter().unwrap();
     assert!(f.matches("a/b.csv") && !f.matches("a/b.txt"));
 }
+
+/// `[organization]` takes level files and, in `[organization.credentials]`, the identity that
+/// reads them; a misspelt key and a malformed VPC endpoint id are errors, not ignored.
+#[test]
+fn organization_and_endpoint_settings_are_validated() {
+    let text = format!(
+        "{GOOD}\n[organization]\nscp_files = [\"root.json\", \"ou.json\"]\n[organization.credentials]\nprofile = \"org\"\n"
+    );
+    let o = parse(&text).unwrap().organization.unwrap();
+    assert_eq!(o.scp_files, [PathBuf::from("root.json"), PathBuf::from("ou.json")]);
+    assert_eq!(o.access.unwrap().profile.as_deref(), Some("org"));
+    let misspelt = format!("{GOOD}\n[organization]\nscp_file = [\"x.json\"]\n");
+    assert!(parse(&misspelt).is_err(), "scp_file is no field");
+    let bad_vpce = GOOD.replacen("[destination]\n", "[destination]\nvpc_endpoint_id = \"vpc-123\"\n", 1);
+    let err = parse(&bad_vpce).unwrap_err().to_string();
+    assert!(err.contains("destination.vpc_endpoint_id") && err.contains("vpce-"), "{err}");
+}

@@ -108,7 +108,7 @@ async fn organization(
         }
         let fetched = match (&member, &admin, &admin_client) {
             (Membership::None, _, _) => Fetched::Absent,
-            (_, Some(Err(e)), _) => Fetched::Unreadable(format!("the [organization] credentials failed: {e}")),
+            (_, Some(Err(e)), _) => Fetched::Unreadable(format!("the [organization.credentials] failed: {e}")),
             (_, _, Some(client)) => read_from_api(client, account, kind.clone()).await,
             (Membership::In(_), _, None) => Fetched::Unreadable(how_to_read(
                 what,
@@ -130,7 +130,7 @@ async fn organization(
 fn how_to_read(what: &str, account: &str, why: &str) -> String {
     format!(
         "the {what} above account {account} were not read ({why}). Next: give [organization] {}_files (one file a level, \
-         root first, as the organization's administrator exports them), or [organization] profile/role_arn of the \
+         root first, as the organization's administrator exports them), or [organization.credentials] profile/role_arn of the \
          management account or a delegated administrator with organizations:ListRoots, ListParents, \
          ListPoliciesForTarget and DescribePolicy; an account in no organization says so to its own identity with \
          organizations:DescribeOrganization (the transfer role for its account, [destination.audit] for the destination)",
@@ -165,7 +165,7 @@ pub async fn read_from_api(
     match levels_of(client, account, kind.clone()).await {
         Ok(levels) => Fetched::Got(levels),
         Err(e) if e.contains("AccountNotFoundException") => Fetched::Unreadable(format!(
-            "account {account} is not in the organization of the [organization] credentials; if it is in another, \
+            "account {account} is not in the organization of the [organization.credentials]; if it is in another, \
              give its {} as files",
             kind.as_str()
         )),
