@@ -29,7 +29,7 @@ pub async fn object_details(
     key: &str,
     tags: bool,
 ) -> Result<ObjectDetails, InspectError> {
-    let who = format!("{} (account {})", session.info.identity.arn, session.info.identity.account);
+    let who = session.info.who();
     let head = session.s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| InspectError {
         bucket: bucket.to_string(),
         key: key.to_string(),

@@ -172,7 +172,7 @@ where
 /// Names the bucket, prefix and account, and says what to do next.
 fn list_failure(code: &str, detail: &str, bucket: &str, prefix: &str, who: &SessionInfo) -> String {
     let at = format!("s3://{bucket}/{prefix}");
-    let as_whom = format!("{} (account {})", who.identity.arn, who.identity.account);
+    let as_whom = who.who();
     match code {
         "AccessDenied" => format!(
             "AccessDenied listing {at} as {as_whom}: allow s3:ListBucket on arn:aws:s3:::{bucket} in the identity policy{}",

@@ -57,6 +57,13 @@ pub struct SessionInfo {
     pub lifetime: CredentialLifetime,
 }
 
+impl SessionInfo {
+    /// `ARN (account N)`: how messages name the identity a request was sent as.
+    pub fn who(&self) -> String {
+        format!("{} (account {})", self.identity.arn, self.identity.account)
+    }
+}
+
 /// A connected side: SDK config, clients and the credential watch.
 #[derive(Clone, Debug)]
 pub struct Session {

@@ -16,7 +16,7 @@ use crate::core::side::Side;
 use crate::engine::copier::limiter::Limiter;
 use crate::engine::dest_write::DestWrite;
 use crate::engine::journal::{Journal, JournalError};
-use crate::engine::session::{Session, SessionInfo};
+use crate::engine::session::Session;
 
 /// How long a copier request may wait for its answer. A server-side copy answers only when
 /// the copy is done (S3 keeps the connection alive meanwhile; other stores send nothing), and a
@@ -49,7 +49,7 @@ impl Endpoint {
             s3: aws_sdk_s3::Client::from_conf(conf.build()),
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
-            who: who(&session.info),
+            who: session.info.who(),
             session: Some(session.clone()),
         }
     }
@@ -63,10 +63,6 @@ impl Endpoint {
     pub(crate) fn url(&self, relative: &str) -> String {
         format!("s3://{}/{}", self.bucket, self.key(relative))
     }
-}
-
-pub(crate) fn who(info: &SessionInfo) -> String {
-    format!("{} (account {})", info.identity.arn, info.identity.account)
 }
 
 /// How objects are cut into requests.
