@@ -426,11 +426,29 @@ impl Ctx {
         actions.iter().map(|action| writes.request(principal, action, resource, resource_account, kms_region)).collect()
     }
 
-    /// The copier's writes into the destination prefix, judged against `policies`.
-    fn judge_writes(&self, policies: &[LabelledPolicy]) -> Vec<Evaluation> {
+    /// The copier's reads of the source: listing the bucket, reading (and tagging) its objects.
+    fn read_requests(&self) -> Vec<Request> {
+        let bucket_arn = format!("arn:aws:s3:::{}", self.src_bucket);
+        let objects = format!("{bucket_arn}/{}*", self.src_prefix);
+        let mut requests = self.requests(&["s3:ListBucket"], &bucket_arn, &self.src_account, None);
+        let mut object_actions = vec!["s3:GetObject"];
+        if self.copies_tags {
+            object_actions.push("s3:GetObjectTagging");
+        }
+        requests.extend(self.requests(&object_actions, &objects, &self.src_account, None));
+        requests
+    }
+
+    /// The copier's writes into the destination prefix.
+    fn write_requests(&self) -> Vec<Request> {
         let account = self.dst_account.clone().unwrap_or_default();
         let resource = format!("arn:aws:s3:::{}/{}*", self.dst_bucket, self.dst_prefix);
-        self.requests(&self.write_actions(), &resource, &account, None).iter().map(|r| evaluate(r, policies)).collect()
+        self.requests(&self.write_actions(), &resource, &account, None)
+    }
+
+    /// The copier's writes into the destination prefix, judged against `policies`.
+    fn judge_writes(&self, policies: &[LabelledPolicy]) -> Vec<Evaluation> {
+        self.write_requests().iter().map(|r| evaluate(r, policies)).collect()
     }
 
     fn write_actions(&self) -> Vec<&'static str> {

@@ -67,21 +67,13 @@ const ALL: Part = Part { reads: true, writes: true };
 fn requests(ctx: &Ctx, part: Part) -> Vec<Request> {
     let mut out = Vec::new();
     if part.reads {
-        let bucket = format!("arn:aws:s3:::{}", ctx.src_bucket);
-        out.extend(ctx.requests(&["s3:ListBucket"], &bucket, &ctx.src_account, None));
-        let mut actions = vec!["s3:GetObject"];
-        if ctx.copies_tags {
-            actions.push("s3:GetObjectTagging");
-        }
-        out.extend(ctx.requests(&actions, &format!("{bucket}/{}*", ctx.src_prefix), &ctx.src_account, None));
+        out.extend(ctx.read_requests());
         if let Some(Ok((key, _))) = &ctx.source_key {
             out.extend(ctx.requests(&["kms:Decrypt"], &key.arn, &key.account, Some(&key.region)));
         }
     }
     if part.writes {
-        let account = ctx.dst_account.clone().unwrap_or_default();
-        let objects = format!("arn:aws:s3:::{}/{}*", ctx.dst_bucket, ctx.dst_prefix);
-        out.extend(ctx.requests(&ctx.write_actions(), &objects, &account, None));
+        out.extend(ctx.write_requests());
         if let Some(arn) = &ctx.key_arn {
             let (key_account, region) = (arn.split(':').nth(4).unwrap_or_default(), arn.split(':').nth(3));
             out.extend(ctx.requests(&ctx.key_actions(), arn, key_account, region));

@@ -52,15 +52,7 @@ pub(super) fn read(def: &CheckDef, ctx: &Ctx) -> Check {
         Ok(p) => p,
         Err(c) => return *c,
     };
-    let bucket_arn = format!("arn:aws:s3:::{}", ctx.src_bucket);
-    let objects = format!("{bucket_arn}/{}*", ctx.src_prefix);
-    let mut requests = ctx.requests(&["s3:ListBucket"], &bucket_arn, &ctx.src_account, None);
-    let mut object_actions = vec!["s3:GetObject"];
-    if ctx.copies_tags {
-        object_actions.push("s3:GetObjectTagging");
-    }
-    requests.extend(ctx.requests(&object_actions, &objects, &ctx.src_account, None));
-    let evals = requests.iter().map(|r| evaluate(r, &policies)).collect();
+    let evals = ctx.read_requests().iter().map(|r| evaluate(r, &policies)).collect();
     judge(id, side, &format!("reading s3://{}/{}", ctx.src_bucket, ctx.src_prefix), evals)
 }
 
