@@ -86,6 +86,7 @@ async fn organization(
         (&org.destination_rcp_files, PolicyType::ResourceControlPolicy, accounts.destination, "RCPs"),
     ];
     let mut out = Vec::new();
+    let mut asked: Vec<(String, Membership)> = Vec::new();
     for (list, kind, account, what) in wanted {
         if !list.is_empty() {
             out.push(read_levels(config, list));
@@ -95,12 +96,21 @@ async fn organization(
             out.push(Fetched::Unreadable(format!("the account whose {what} apply is unknown")));
             continue;
         };
-        // An identity of that very account says whether there is an organization at all.
-        let own = sessions.iter().flatten().find(|s| s.info.identity.account == account);
-        let member = match own {
-            Some(s) => membership(s).await,
-            None => Membership::Unknown(format!("no credentials of account {account} to ask")),
+        // An identity of that very account says whether there is an organization at all; asked
+        // once per account (the SCPs' and the source RCPs' account is usually the same).
+        let at = match asked.iter().position(|(a, _)| a == account) {
+            Some(at) => at,
+            None => {
+                let own = sessions.iter().flatten().find(|s| s.info.identity.account == account);
+                let answer = match own {
+                    Some(s) => membership(s).await,
+                    None => Membership::Unknown(format!("no credentials of account {account} to ask")),
+                };
+                asked.push((account.to_string(), answer));
+                asked.len() - 1
+            }
         };
+        let member = &asked[at].1;
         if let Membership::In(Some(m)) = &member
             && account == accounts.principal
         {
